@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const entry = join(root, 'dist', 'cli', 'main.js');
+const entry = join(root, 'dist', 'cli', 'index.js');
 if (!existsSync(entry)) {
   console.error(`dnsgate: ${entry} is missing; run "npm run build" first`);
   process.exit(2);

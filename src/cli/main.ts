@@ -1,3 +1,77 @@
-// Placeholder until the CLI lands; keeps the build producing the launcher's entry point.
-console.error('dnsgate: no subcommands yet');
-process.exit(2);
+// The `dnsgate` command: parses arguments, runs one subcommand, maps errors to exit codes.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT, InputError } from './errors.js';
+import { runExplain } from './explain.js';
+import { runLint } from './lint.js';
+import type { CommandOutput } from './output.js';
+import { parseAt } from './time.js';
+
+export function buildProgram(emit: (out: CommandOutput) => void): Command {
+  const program = new Command('dnsgate')
+    .description('FQDN-aware Kubernetes network policy: node-local DNS proxy + eBPF datapath')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('explain')
+    .description('why each flow is allowed or denied (reference evaluator)')
+    .requiredOption('-f, --file <paths...>', 'manifest files or directories (policies and cluster state)')
+    .requiredOption('--flows <file>', 'YAML/JSON list of flows {from, to, protocol, port, fqdn?}')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--mode <mode>', 'default for unselected pods').choices(['standard', 'strict']).default('standard'))
+    .option('--at <time>', 'evaluate at this time (ISO 8601 or epoch ms); default now')
+    .action(async (o: { file: string[]; flows: string; output: 'table' | 'json'; mode: 'standard' | 'strict'; at?: string }) => {
+      emit(await runExplain({ files: o.file, flows: o.flows, output: o.output, mode: o.mode, at: parseAt(o.at) }));
+    });
+
+  program
+    .command('lint')
+    .description('validate manifests and warn about ambiguous or ineffective policies')
+    .requiredOption('-f, --file <paths...>', 'manifest files or directories')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (o: { file: string[]; output: 'text' | 'json' }) => {
+      emit(await runLint({ files: o.file, output: o.output }));
+    });
+
+  return program;
+}
+
+/** Runs the CLI for `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], write = defaultWrite): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((out) => {
+    write(out);
+    exitCode = out.exitCode;
+  });
+  program.configureOutput({
+    writeOut: (s) => write({ exitCode: 0, stdout: s, stderr: '' }),
+    writeErr: (s) => write({ exitCode: EXIT.input, stdout: '', stderr: s }),
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return handleError(err, write);
+  }
+}
+
+function handleError(err: unknown, write: (out: CommandOutput) => void): number {
+  if (err instanceof CommanderError) {
+    // help and version are "errors" to commander; they already printed.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    return EXIT.input;
+  }
+  if (err instanceof InvalidArgumentError || err instanceof InputError) {
+    const details = err instanceof InputError ? err.details.map((d) => `  ${d}\n`).join('') : '';
+    write({ exitCode: EXIT.input, stdout: '', stderr: `dnsgate: ${err.message}\n${details}` });
+    return EXIT.input;
+  }
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  write({ exitCode: EXIT.internal, stdout: '', stderr: `dnsgate: internal error (please report): ${text}\n` });
+  return EXIT.internal;
+}
+
+function defaultWrite(out: CommandOutput): void {
+  if (out.stdout) process.stdout.write(out.stdout);
+  if (out.stderr) process.stderr.write(out.stderr);
+}
