@@ -1,0 +1,66 @@
+// Label selectors with apimachinery semantics (k8s.io/apimachinery/pkg/labels + metav1
+// LabelSelectorAsSelector): requirements are ANDed; an empty selector matches everything.
+import type { LabelSelector, LabelSelectorRequirement } from '../api/types.js';
+
+export type Labels = Readonly<Record<string, string>>;
+
+function has(labels: Labels, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(labels, key);
+}
+
+export function requirementMatches(req: LabelSelectorRequirement, labels: Labels): boolean {
+  const present = has(labels, req.key);
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return present && values.includes(labels[req.key] as string);
+    case 'NotIn':
+      // A missing key satisfies NotIn: "not one of these values".
+      return !present || !values.includes(labels[req.key] as string);
+    case 'Exists':
+      return present;
+    case 'DoesNotExist':
+      return !present;
+  }
+}
+
+/**
+ * Whether `selector` selects an object with `labels`. `undefined`/`null` selectors are treated
+ * by callers, because their meaning depends on the field (NetworkPolicy peer: absent = "no
+ * constraint of that kind"); here a present selector with no requirements matches everything.
+ */
+export function selectorMatches(selector: LabelSelector, labels: Labels): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (!has(labels, key) || labels[key] !== value) return false;
+  }
+  return (selector.matchExpressions ?? []).every((req) => requirementMatches(req, labels));
+}
+
+export function isEmptySelector(selector: LabelSelector): boolean {
+  return Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0;
+}
+
+/** A stable text form for messages and cache keys. */
+export function formatSelector(selector: LabelSelector): string {
+  const parts = Object.entries(selector.matchLabels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`);
+  for (const req of selector.matchExpressions ?? []) {
+    const vals = [...(req.values ?? [])].sort().join(',');
+    switch (req.operator) {
+      case 'In':
+        parts.push(`${req.key} in (${vals})`);
+        break;
+      case 'NotIn':
+        parts.push(`${req.key} notin (${vals})`);
+        break;
+      case 'Exists':
+        parts.push(req.key);
+        break;
+      case 'DoesNotExist':
+        parts.push(`!${req.key}`);
+        break;
+    }
+  }
+  return parts.length === 0 ? '<all>' : parts.join(',');
+}
