@@ -1,0 +1,159 @@
+// The emulator's UDP and TCP listeners (same address and port, IPv4 or IPv6). TCP messages carry
+// the two-byte length prefix of RFC 1035 section 4.2.2 (RFC 7766); several may share a connection.
+import { createSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { createServer, isIPv6 } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { EngineAnswer } from './engine.js';
+import type { FailOpen, FirewallConfig } from './firewall-model.js';
+import { queryLogEntry } from './query-log.js';
+import type { QueryLogEntry, QueryLogSink } from './query-log.js';
+import { handleMessage } from './wire.js';
+import type { ZoneSet } from './zone-model.js';
+
+export interface EmulatorOptions {
+  readonly zones: ZoneSet;
+  readonly firewall: FirewallConfig;
+  /** Listen address (default 127.0.0.1); an IPv6 address listens on IPv6. */
+  readonly host?: string;
+  /** Port for both UDP and TCP (default 0: a free port, the same for both). */
+  readonly port?: number;
+  readonly queryLog?: QueryLogSink;
+  /** Called after every answered query, with the log line and the engine's result. */
+  readonly onQuery?: (entry: QueryLogEntry, result: EngineAnswer | undefined) => void;
+  readonly now?: () => Date;
+}
+
+export interface RunningEmulator {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** The configuration in force (changes with the switches below). */
+  readonly firewall: FirewallConfig;
+  /** Simulates DNS Firewall becoming unavailable (false) or back (true). */
+  setFirewallAvailable(available: boolean): void;
+  setFailOpen(value: FailOpen): void;
+  close(): Promise<void>;
+}
+
+/** Idle TCP connections are closed after this long (RFC 7766 recommends seconds, not minutes). */
+const TCP_IDLE_MS = 10_000;
+
+function bindUdp(host: string, port: number): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+}
+
+function listenTcp(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? (() => new Date());
+  let firewall = options.firewall;
+  const sockets = new Set<Socket>();
+
+  const answer = (buf: Buffer, transport: 'UDP' | 'TCP', srcaddr: string, srcport: number): Buffer | undefined => {
+    const handled = handleMessage(buf, options.zones, firewall, transport);
+    if (!handled) return undefined;
+    if (handled.question && (options.queryLog || options.onQuery)) {
+      const entry = queryLogEntry({
+        settings: firewall.settings,
+        time: now(),
+        queryName: handled.question.name,
+        qtype: handled.question.qtype,
+        qclass: handled.question.qclass,
+        rcode: handled.rcode,
+        answers: handled.result?.answers ?? [],
+        srcaddr,
+        srcport,
+        transport,
+        decision: handled.result?.decision,
+      });
+      options.queryLog?.write(entry);
+      options.onQuery?.(entry, handled.result);
+    }
+    return handled.response;
+  };
+
+  const tcp = createServer((socket) => {
+    sockets.add(socket);
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const length = pending.readUInt16BE(0);
+        if (pending.length < 2 + length) break;
+        const message = pending.subarray(2, 2 + length);
+        pending = pending.subarray(2 + length);
+        const response = answer(message, 'TCP', socket.remoteAddress ?? '', socket.remotePort ?? 0);
+        if (!response) continue;
+        const prefix = Buffer.alloc(2);
+        prefix.writeUInt16BE(response.length, 0);
+        socket.write(Buffer.concat([prefix, response]));
+      }
+    });
+  });
+
+  // With port 0 the kernel picks the UDP port; TCP then asks for the same one, which another
+  // process may hold, so retry a few times with fresh ports.
+  let udp: UdpSocket | undefined;
+  for (let attempt = 0; ; attempt++) {
+    udp = await bindUdp(host, options.port ?? 0);
+    try {
+      await listenTcp(tcp, host, udp.address().port);
+      break;
+    } catch (err) {
+      udp.close();
+      if ((options.port ?? 0) !== 0 || attempt >= 5) throw err;
+    }
+  }
+  const udpSocket = udp;
+  udpSocket.on('message', (msg, rinfo) => {
+    const response = answer(msg, 'UDP', rinfo.address, rinfo.port);
+    if (response) udpSocket.send(response, rinfo.port, rinfo.address);
+  });
+  udpSocket.on('error', () => {
+    // A send to a vanished client must not take the emulator down.
+  });
+
+  const bound = udpSocket.address();
+  return {
+    address: bound.address,
+    port: bound.port,
+    family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    get firewall() {
+      return firewall;
+    },
+    setFirewallAvailable(available: boolean) {
+      firewall = { ...firewall, settings: { ...firewall.settings, firewallAvailable: available } };
+    },
+    setFailOpen(value: FailOpen) {
+      firewall = { ...firewall, settings: { ...firewall.settings, failOpen: value } };
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await Promise.all([
+        new Promise<void>((resolve) => udpSocket.close(() => resolve())),
+        new Promise<void>((resolve) => tcp.close(() => resolve())),
+      ]);
+      await options.queryLog?.close();
+    },
+  };
+}
