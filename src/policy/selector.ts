@@ -64,3 +64,60 @@ export function formatSelector(selector: LabelSelector): string {
   }
   return parts.length === 0 ? '<all>' : parts.join(',');
 }
+
+interface KeyConstraint {
+  /** Allowed values (intersection of In/matchLabels); undefined = any value. */
+  allowed?: Set<string>;
+  /** Values excluded by NotIn. */
+  excluded: Set<string>;
+  mustExist: boolean;
+  mustNotExist: boolean;
+}
+
+function constraints(selector: LabelSelector): Map<string, KeyConstraint> {
+  const out = new Map<string, KeyConstraint>();
+  const get = (key: string): KeyConstraint => {
+    let c = out.get(key);
+    if (!c) {
+      c = { excluded: new Set(), mustExist: false, mustNotExist: false };
+      out.set(key, c);
+    }
+    return c;
+  };
+  const allow = (c: KeyConstraint, values: readonly string[]): void => {
+    c.mustExist = true;
+    c.allowed = new Set(c.allowed ? values.filter((v) => c.allowed?.has(v)) : values);
+  };
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) allow(get(k), [v]);
+  for (const req of selector.matchExpressions ?? []) {
+    const c = get(req.key);
+    if (req.operator === 'In') allow(c, req.values ?? []);
+    else if (req.operator === 'NotIn') for (const v of req.values ?? []) c.excluded.add(v);
+    else if (req.operator === 'Exists') c.mustExist = true;
+    else c.mustNotExist = true;
+  }
+  return out;
+}
+
+function unsatisfiable(c: KeyConstraint): boolean {
+  if (c.mustExist && c.mustNotExist) return true;
+  if (c.allowed && [...c.allowed].every((v) => c.excluded.has(v))) return true;
+  return false;
+}
+
+/**
+ * True only when no label set can satisfy both selectors (a sound, incomplete test: false means
+ * "may overlap"). Merges both selectors' requirements per key and looks for a contradiction.
+ */
+export function selectorsDisjoint(a: LabelSelector, b: LabelSelector): boolean {
+  const merged = constraints({
+    matchLabels: undefined,
+    matchExpressions: [
+      ...Object.entries(a.matchLabels ?? {}).map(([key, v]) => ({ key, operator: 'In' as const, values: [v] })),
+      ...(a.matchExpressions ?? []),
+      ...Object.entries(b.matchLabels ?? {}).map(([key, v]) => ({ key, operator: 'In' as const, values: [v] })),
+      ...(b.matchExpressions ?? []),
+    ],
+  });
+  return [...merged.values()].some(unsatisfiable);
+}
