@@ -1,0 +1,205 @@
+// Loading of manifests (multi-document YAML, JSON, `kind: List`) from text, files and directories
+// into a ClusterState. Every object is admitted through the validator; an object with any error is
+// left out whole and reported, unknown kinds and duplicates are reported, never silently dropped.
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { emptyClusterState, type ClusterState, type KnownObject } from './types.js';
+import { findKind, groupOf, POLICY_GROUPS } from './kinds.js';
+import { admitObject } from './validate.js';
+
+export interface Problem {
+  severity: 'error' | 'warning';
+  /** Where: `file`, `file#doc` (1-based document number) or `file#doc/items[i]` for List items. */
+  source: string;
+  /** The object, as objectRef() spells it, when known. */
+  ref?: string;
+  field?: string;
+  message: string;
+}
+
+export interface LoadResult {
+  state: ClusterState;
+  problems: Problem[];
+}
+
+/** One raw object and where it was read from. */
+interface Entry {
+  obj: unknown;
+  source: string;
+}
+
+const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Flattens `kind: List` / `*List` documents (and bare JSON arrays) into their items. */
+function expand(value: unknown, source: string, out: Entry[], problems: Problem[]): void {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => expand(v, `${source}/[${i}]`, out, problems));
+    return;
+  }
+  if (isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && 'items' in value) {
+    if (!Array.isArray(value.items)) {
+      problems.push({ severity: 'error', source, field: 'items', message: `${value.kind}: items must be a list` });
+      return;
+    }
+    value.items.forEach((v, i) => expand(v, `${source}/items[${i}]`, out, problems));
+    return;
+  }
+  out.push({ obj: value, source });
+}
+
+function looksLikeJson(text: string, source: string): boolean {
+  return extname(source).toLowerCase() === '.json' || /^\s*[{[]/.test(text);
+}
+
+/** Splits a text into raw objects; syntax errors become problems. */
+function collect(text: string, source: string): { entries: Entry[]; problems: Problem[] } {
+  const entries: Entry[] = [];
+  const problems: Problem[] = [];
+  if (looksLikeJson(text, source)) {
+    try {
+      expand(JSON.parse(text) as unknown, source, entries, problems);
+      return { entries, problems };
+    } catch (e) {
+      // A YAML file may start with '{' (flow mapping); only .json must be strict JSON.
+      if (extname(source).toLowerCase() === '.json') {
+        problems.push({ severity: 'error', source, message: `invalid JSON: ${(e as Error).message}` });
+        return { entries, problems };
+      }
+    }
+  }
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    const src = list.length > 1 ? `${source}#${i + 1}` : source;
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) problems.push({ severity: 'error', source: src, message: `invalid YAML: ${err.message}` });
+      return;
+    }
+    expand(doc.toJS() as unknown, src, entries, problems);
+  });
+  return { entries, problems };
+}
+
+function refOf(obj: unknown): string | undefined {
+  if (!isObj(obj) || typeof obj.kind !== 'string') return undefined;
+  const meta = isObj(obj.metadata) ? obj.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const ns = typeof meta.namespace === 'string' ? meta.namespace : '';
+  return ns ? `${obj.kind}/${ns}/${name}` : `${obj.kind}/${name}`;
+}
+
+function place(state: ClusterState, obj: KnownObject): void {
+  switch (obj.kind) {
+    case 'Namespace':
+      return void state.namespaces.push(obj);
+    case 'Pod':
+      return void state.pods.push(obj);
+    case 'Node':
+      return void state.nodes.push(obj);
+    case 'Service':
+      return void state.services.push(obj);
+    case 'EndpointSlice':
+      return void state.endpointSlices.push(obj);
+    case 'NetworkPolicy':
+      return void state.networkPolicies.push(obj);
+    case 'ApplicationNetworkPolicy':
+      return void state.applicationNetworkPolicies.push(obj);
+    case 'ClusterNetworkPolicy':
+      return void state.clusterNetworkPolicies.push(obj);
+  }
+}
+
+/** Admits every entry; the first of two objects with the same identity wins, the second is an error. */
+function build(entries: Entry[], problems: Problem[]): LoadResult {
+  const state = emptyClusterState();
+  const seen = new Map<string, string>();
+  for (const { obj, source } of entries) {
+    if (!isObj(obj)) {
+      problems.push({ severity: 'error', source, message: `a manifest document must be a mapping, got ${Array.isArray(obj) ? 'a list' : typeof obj}` });
+      continue;
+    }
+    const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+    const kind = typeof obj.kind === 'string' ? obj.kind : '';
+    if (!apiVersion || !kind) {
+      problems.push({ severity: 'error', source, field: apiVersion ? 'kind' : 'apiVersion', message: 'not a Kubernetes object: apiVersion and kind are required' });
+      continue;
+    }
+    if (!findKind(apiVersion, kind)) {
+      // Silently skipping an unsupported policy would mean not enforcing it: that is an error.
+      const policyGroup = POLICY_GROUPS.includes(groupOf(apiVersion));
+      problems.push({
+        severity: policyGroup ? 'error' : 'warning',
+        source,
+        ref: refOf(obj),
+        message: `unsupported object ${kind} (${apiVersion})${policyGroup ? ': dnsgate cannot enforce it' : ': ignored'}`,
+      });
+      continue;
+    }
+    const { object, errors, known } = admitObject(obj);
+    for (const e of errors) problems.push({ severity: 'error', source, ref: e.ref, field: e.field || undefined, message: e.reason });
+    if (!object || !known) continue;
+    const meta = object.metadata;
+    const key = `${known.group}/${known.kind}/${meta.namespace ?? ''}/${meta.name}`;
+    const ref = refOf(object);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push({ severity: 'error', source, ref, message: `duplicate object (${known.apiVersion}), first defined in ${first}; this one is ignored` });
+      continue;
+    }
+    seen.set(key, source);
+    place(state, object);
+  }
+  return { state, problems };
+}
+
+export function parseManifests(text: string, source: string): LoadResult {
+  const { entries, problems } = collect(text, source);
+  return build(entries, problems);
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const items = await readdir(dir, { withFileTypes: true });
+  items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const it of items) {
+    const p = join(dir, it.name);
+    if (it.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (it.isFile() && MANIFEST_EXTENSIONS.has(extname(it.name).toLowerCase())) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Loads files and directories (recursively, *.yaml|*.yml|*.json, in name order). A file named
+ * explicitly is read whatever its extension. Problems of every file are reported together.
+ */
+export async function loadManifests(paths: string[]): Promise<LoadResult> {
+  const entries: Entry[] = [];
+  const problems: Problem[] = [];
+  for (const path of paths) {
+    let files: string[];
+    try {
+      files = (await stat(path)).isDirectory() ? await filesUnder(path) : [path];
+    } catch (e) {
+      problems.push({ severity: 'error', source: path, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      continue;
+    }
+    for (const file of files) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        problems.push({ severity: 'error', source: file, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        continue;
+      }
+      const c = collect(text, file);
+      entries.push(...c.entries);
+      problems.push(...c.problems);
+    }
+  }
+  return build(entries, problems);
+}
