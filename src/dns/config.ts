@@ -1,0 +1,78 @@
+// Proxy configuration with its defaults. Every limit has a default so `{ upstreams }` suffices.
+import { DEFAULT_LEARNED_LIMITS, DEFAULT_TTL_BOUNDS, type LearnedLimits, type TTLBounds } from '../fqdn/index.js';
+import type { QueryFilterMode } from './query-filter.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  /** 0 picks a free port (tests); UDP and TCP then share the port chosen for UDP. */
+  readonly port: number;
+}
+
+export interface DnsProxyConfig {
+  /** UDP and TCP listeners on each address (IPv4 and IPv6 literals). */
+  readonly listen: readonly ListenAddress[];
+  /** `ip`, `ip:port`, `[ipv6]:port`; tried in this order (failover). */
+  readonly upstreams: readonly string[];
+  readonly upstreamTimeoutMs: number;
+  /** Total attempts per query over all upstreams. */
+  readonly upstreamAttempts: number;
+  readonly upstreamFailuresBeforeCooldown: number;
+  readonly upstreamCooldownMs: number;
+  /** UDP sockets per family in the upstream pool, and queries each carries before replacement. */
+  readonly udpSockets: number;
+  readonly udpMaxUsesPerSocket: number;
+  readonly udpMaxPendingPerSocket: number;
+  readonly tcpUpstreamConnections: number;
+  readonly tcpUpstreamMaxPending: number;
+  readonly tcpUpstreamIdleMs: number;
+  readonly tcpIdleMs: number;
+  readonly tcpMaxConnections: number;
+  readonly tcpMaxConnectionsPerClient: number;
+  readonly tcpMaxInflightPerConnection: number;
+  readonly maxInflight: number;
+  readonly maxInflightPerClient: number;
+  readonly programTimeoutMs: number;
+  readonly ttlBounds: TTLBounds;
+  readonly learnedLimits: Required<LearnedLimits>;
+  readonly queryFilter: QueryFilterMode;
+  /** Names under these suffixes are never filtered (normalized, e.g. `cluster.local`). */
+  readonly allowedSuffixes: readonly string[];
+  readonly sweepIntervalMs: number;
+  readonly sweepMaxWork: number;
+  /** Log lines per event kind per second. */
+  readonly logLinesPerSecond: number;
+}
+
+export const DEFAULT_DNS_PROXY_CONFIG: Omit<DnsProxyConfig, 'upstreams'> = {
+  listen: [{ host: '127.0.0.1', port: 5353 }],
+  upstreamTimeoutMs: 2000,
+  upstreamAttempts: 3,
+  upstreamFailuresBeforeCooldown: 3,
+  upstreamCooldownMs: 5000,
+  udpSockets: 16,
+  udpMaxUsesPerSocket: 2000,
+  udpMaxPendingPerSocket: 4096,
+  tcpUpstreamConnections: 4,
+  tcpUpstreamMaxPending: 1024,
+  tcpUpstreamIdleMs: 30_000,
+  tcpIdleMs: 10_000,
+  tcpMaxConnections: 1000,
+  tcpMaxConnectionsPerClient: 64,
+  tcpMaxInflightPerConnection: 128,
+  maxInflight: 20_000,
+  maxInflightPerClient: 2000,
+  programTimeoutMs: 250,
+  ttlBounds: DEFAULT_TTL_BOUNDS,
+  learnedLimits: DEFAULT_LEARNED_LIMITS,
+  queryFilter: 'off',
+  allowedSuffixes: ['cluster.local'],
+  sweepIntervalMs: 1000,
+  sweepMaxWork: 2000,
+  logLinesPerSecond: 10,
+};
+
+export type DnsProxyConfigInput = Partial<DnsProxyConfig> & Pick<DnsProxyConfig, 'upstreams'>;
+
+export function resolveConfig(input: DnsProxyConfigInput): DnsProxyConfig {
+  return { ...DEFAULT_DNS_PROXY_CONFIG, ...input };
+}

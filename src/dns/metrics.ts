@@ -1,0 +1,98 @@
+// The proxy's metrics, in a Registry of its own (the agent merges registries when it serves
+// /metrics). Label values are fixed small sets; per-query paths use pre-bound children.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DropReason } from './upstream-udp.js';
+
+export type QueryResult =
+  | 'answered'
+  | 'learned'
+  | 'servfail_upstream'
+  | 'servfail_program'
+  | 'servfail_invalid'
+  | 'formerr'
+  | 'notimp'
+  | 'refused_filter'
+  | 'nxdomain_filter'
+  | 'dropped_malformed'
+  | 'dropped_limit';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class DnsMetrics {
+  readonly registry: Registry;
+  readonly queries: Counter<'transport' | 'result'>;
+  readonly upstreamLatency: Histogram<'transport' | 'outcome'>;
+  readonly upstreamFailures: Counter<'upstream' | 'reason'>;
+  readonly programLatency: Histogram<'outcome'>;
+  readonly held: Gauge;
+  readonly learned: Counter<'kind'>;
+  readonly learnedEntries: Gauge;
+  readonly evictions: Counter<'reason'>;
+  readonly spoofDrops: Counter<'reason'>;
+  readonly inflight: Gauge;
+
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.queries = new Counter({
+      name: 'dnsgate_dns_queries_total',
+      help: 'Client queries by transport and result',
+      labelNames: ['transport', 'result'],
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'dnsgate_dns_upstream_latency_seconds',
+      help: 'Time from sending a query upstream to its accepted answer or failure, per attempt',
+      labelNames: ['transport', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.upstreamFailures = new Counter({
+      name: 'dnsgate_dns_upstream_failures_total',
+      help: 'Failed upstream attempts by upstream and reason',
+      labelNames: ['upstream', 'reason'],
+      registers,
+    });
+    this.programLatency = new Histogram({
+      name: 'dnsgate_dns_program_latency_seconds',
+      help: 'Time from an answer arriving to its learned entries being programmed (or failing)',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.held = new Gauge({ name: 'dnsgate_dns_held_answers', help: 'Answers waiting for the datapath', registers });
+    this.learned = new Counter({
+      name: 'dnsgate_dns_learned_total',
+      help: 'Learned (pod, name, ip) entries by kind (added, refreshed)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.learnedEntries = new Gauge({ name: 'dnsgate_dns_learned_entries', help: 'Learned entries currently stored', registers });
+    this.evictions = new Counter({
+      name: 'dnsgate_dns_learned_removed_total',
+      help: 'Learned entries removed, by reason (cap, expired, pod)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.spoofDrops = new Counter({
+      name: 'dnsgate_dns_spoof_drops_total',
+      help: 'Upstream messages dropped because they match no outstanding query',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.inflight = new Gauge({ name: 'dnsgate_dns_inflight', help: 'Client queries in flight', registers });
+  }
+
+  private readonly queryChildren = new Map<string, Counter.Internal>();
+
+  query(transport: 'udp' | 'tcp', result: QueryResult): void {
+    const key = `${transport}/${result}`;
+    let c = this.queryChildren.get(key);
+    if (c === undefined) this.queryChildren.set(key, (c = this.queries.labels(transport, result)));
+    c.inc();
+  }
+
+  spoof(reason: DropReason): void {
+    this.spoofDrops.labels(reason).inc();
+  }
+}

@@ -1,0 +1,174 @@
+// The DNS proxy: listeners, upstream client, learner and sweeper wired together.
+import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { LearnedStore } from '../fqdn/index.js';
+import type { Datapath } from '../datapath/types.js';
+import { resolveConfig, type DnsProxyConfig, type DnsProxyConfigInput } from './config.js';
+import { DnsConfigError } from './errors.js';
+import { EventLog } from './event-log.js';
+import { Learner } from './learner.js';
+import { DnsMetrics } from './metrics.js';
+import type { PolicyView } from './policy-view.js';
+import { QueryHandler } from './query-handler.js';
+import { RandomSource } from './random.js';
+import { TcpServer } from './server-tcp.js';
+import { UdpServer } from './server-udp.js';
+import { Sweeper } from './sweeper.js';
+import { parseUpstream } from './upstream-addr.js';
+import { UpstreamClient } from './upstream-client.js';
+import { TcpUpstreamPool } from './upstream-tcp.js';
+import { UdpUpstreamPool } from './upstream-udp.js';
+
+export interface DnsProxyDeps {
+  readonly view: PolicyView;
+  readonly datapath: Datapath;
+  /** Shared with the agent when it also needs learned IPs; the proxy creates one otherwise. */
+  readonly store?: LearnedStore;
+  readonly logger?: Logger;
+  /** Metrics go into this registry (a new one by default, never the global registry). */
+  readonly registry?: Registry;
+  readonly clock?: () => number;
+}
+
+export interface BoundAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export class DnsProxy {
+  readonly config: DnsProxyConfig;
+  readonly metrics: DnsMetrics;
+  readonly store: LearnedStore;
+  readonly sweeper: Sweeper;
+  readonly udpPool: UdpUpstreamPool;
+  readonly tcpPool: TcpUpstreamPool;
+  private readonly handler: QueryHandler;
+  private readonly udpServers: UdpServer[] = [];
+  private readonly tcpServers: TcpServer[] = [];
+  private bound: BoundAddress[] = [];
+
+  constructor(config: DnsProxyConfigInput, deps: DnsProxyDeps) {
+    this.config = resolveConfig(config);
+    const cfg = this.config;
+    if (cfg.upstreams.length === 0) throw new DnsConfigError('upstreams', 'at least one upstream is required');
+    if (cfg.listen.length === 0) throw new DnsConfigError('listen', 'at least one listen address is required');
+    const upstreams = cfg.upstreams.map(parseUpstream);
+    const clock = deps.clock ?? Date.now;
+    const logger = deps.logger ?? pino({ name: 'dnsgate-dns' });
+    const log = new EventLog(logger, cfg.logLinesPerSecond, clock);
+    this.metrics = new DnsMetrics(deps.registry);
+    const metrics = this.metrics;
+    this.store = deps.store ?? new LearnedStore(cfg.learnedLimits);
+    const random = new RandomSource();
+    const onDrop = (reason: Parameters<DnsMetrics['spoof']>[0], from: string): void => {
+      metrics.spoof(reason);
+      log.event('spoof_drop', { reason, from });
+    };
+    this.udpPool = new UdpUpstreamPool({
+      sockets: cfg.udpSockets,
+      maxUsesPerSocket: cfg.udpMaxUsesPerSocket,
+      maxPendingPerSocket: cfg.udpMaxPendingPerSocket,
+      random,
+      onDrop,
+    });
+    this.tcpPool = new TcpUpstreamPool({
+      connectionsPerUpstream: cfg.tcpUpstreamConnections,
+      maxPendingPerConnection: cfg.tcpUpstreamMaxPending,
+      idleMs: cfg.tcpUpstreamIdleMs,
+      random,
+      onDrop,
+    });
+    const latency = {
+      udp: { ok: metrics.upstreamLatency.labels('udp', 'ok'), fail: metrics.upstreamLatency.labels('udp', 'fail') },
+      tcp: { ok: metrics.upstreamLatency.labels('tcp', 'ok'), fail: metrics.upstreamLatency.labels('tcp', 'fail') },
+    };
+    const upstream = new UpstreamClient({
+      upstreams,
+      timeoutMs: cfg.upstreamTimeoutMs,
+      attempts: cfg.upstreamAttempts,
+      failuresBeforeCooldown: cfg.upstreamFailuresBeforeCooldown,
+      cooldownMs: cfg.upstreamCooldownMs,
+      udp: this.udpPool,
+      tcp: this.tcpPool,
+      onAttempt: (u, transport, seconds, failure) => {
+        latency[transport][failure === undefined ? 'ok' : 'fail'].observe(seconds);
+        if (failure !== undefined) metrics.upstreamFailures.labels(u.label, failure).inc();
+      },
+    });
+    const learner = new Learner({
+      datapath: deps.datapath,
+      store: this.store,
+      ttlBounds: cfg.ttlBounds,
+      programTimeoutMs: cfg.programTimeoutMs,
+      metrics,
+      log,
+      clock,
+    });
+    this.handler = new QueryHandler({
+      view: deps.view,
+      upstream,
+      learner,
+      metrics,
+      log,
+      queryFilter: cfg.queryFilter,
+      allowedSuffixes: cfg.allowedSuffixes,
+      maxInflight: cfg.maxInflight,
+      maxInflightPerClient: cfg.maxInflightPerClient,
+      clock,
+    });
+    this.sweeper = new Sweeper({
+      store: this.store,
+      datapath: deps.datapath,
+      intervalMs: cfg.sweepIntervalMs,
+      maxWork: cfg.sweepMaxWork,
+      metrics,
+      log,
+      clock,
+    });
+  }
+
+  /** Bind every listener (UDP first; with port 0 TCP reuses the UDP port) and start sweeping. */
+  async start(): Promise<readonly BoundAddress[]> {
+    try {
+      for (const l of this.config.listen) {
+        const udp = new UdpServer(l.host, l.port, this.handler);
+        this.udpServers.push(udp);
+        const u = await udp.listen();
+        const tcp = new TcpServer(l.host, u.port, this.handler, {
+          idleMs: this.config.tcpIdleMs,
+          maxConnections: this.config.tcpMaxConnections,
+          maxConnectionsPerClient: this.config.tcpMaxConnectionsPerClient,
+          maxInflightPerConnection: this.config.tcpMaxInflightPerConnection,
+        });
+        this.tcpServers.push(tcp);
+        await tcp.listen();
+        this.bound.push(u);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.sweeper.start();
+    return this.bound;
+  }
+
+  /** Addresses actually bound, in `listen` order. */
+  get addresses(): readonly BoundAddress[] {
+    return this.bound;
+  }
+
+  get inFlight(): number {
+    return this.handler.inFlight;
+  }
+
+  async close(): Promise<void> {
+    this.sweeper.stop();
+    for (const u of this.udpServers) u.close();
+    await Promise.all(this.tcpServers.map((t) => t.close()));
+    this.udpServers.length = 0;
+    this.tcpServers.length = 0;
+    this.bound = [];
+    this.udpPool.close();
+    this.tcpPool.close();
+  }
+}

@@ -1,0 +1,47 @@
+// The UDP listener: one datagram in, at most one datagram out, to the address it came from.
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { clientAddress } from './client-address.js';
+import type { QueryHandler } from './query-handler.js';
+
+export class UdpServer {
+  private socket: Socket | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly handler: QueryHandler,
+  ) {}
+
+  listen(): Promise<{ address: string; port: number }> {
+    const socket = createSocket({ type: isIP(this.host) === 6 ? 'udp6' : 'udp4', ipv6Only: isIP(this.host) === 6 });
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => {
+      this.handler.handle(msg, clientAddress(rinfo.address), 'udp', (reply) => {
+        if (reply !== undefined && this.socket === socket) socket.send(reply, rinfo.port, rinfo.address);
+      });
+    });
+    // Send errors (a client port gone) must not take the listener down.
+    socket.on('error', () => {});
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.port, this.host, () => {
+        socket.off('error', reject);
+        try {
+          socket.setRecvBufferSize(1 << 22);
+          socket.setSendBufferSize(1 << 22);
+        } catch {
+          // capped by net.core.[rw]mem_max; defaults still work
+        }
+        const a = socket.address();
+        resolve({ address: a.address, port: a.port });
+      });
+    });
+  }
+
+  close(): void {
+    const s = this.socket;
+    this.socket = undefined;
+    s?.close();
+  }
+}
