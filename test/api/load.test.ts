@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadManifests, parseManifests } from '../../src/api/load.js';
+import { np, upstreamCnp } from './fixtures.js';
+
+const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { team: name } } });
+const pod = (name: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'a', labels: { app: name } },
+  spec: { nodeName: 'n1', containers: [{ name: 'c', ports: [{ name: 'web', containerPort: 80 }] }] },
+  status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] },
+  ...extra,
+});
+const yamlDocs = (...objs: unknown[]) => objs.map((o) => stringify(o)).join('---\n');
+
+describe('parseManifests', () => {
+  it('reads multi-document YAML into the state, with defaults applied', () => {
+    const { state, problems } = parseManifests(yamlDocs(ns('a'), pod('p'), np(), upstreamCnp()), 'in.yaml');
+    expect(problems).toEqual([]);
+    expect(state.namespaces.map((n) => n.metadata.name)).toEqual(['a']);
+    expect(state.pods[0]?.spec.containers[0]?.ports?.[0]).toEqual({ name: 'web', containerPort: 80, protocol: 'TCP' });
+    expect(state.networkPolicies).toHaveLength(1);
+    expect(state.clusterNetworkPolicies).toHaveLength(1);
+  });
+
+  it('reads JSON, a kind: List, and a bare JSON array', () => {
+    const list = { apiVersion: 'v1', kind: 'List', items: [ns('a'), ns('b')] };
+    expect(parseManifests(JSON.stringify(list), 'l.json').state.namespaces).toHaveLength(2);
+    expect(parseManifests(JSON.stringify([ns('c'), pod('p')]), 'arr.json').state.pods).toHaveLength(1);
+    expect(parseManifests(stringify({ apiVersion: 'v1', kind: 'PodList', items: [pod('q')] }), 'l.yaml').state.pods).toHaveLength(1);
+  });
+
+  it('names the document of each problem and leaves invalid objects out whole', () => {
+    const { state, problems } = parseManifests(yamlDocs(ns('a'), upstreamCnp({ priority: 2000 })), 'f.yaml');
+    expect(state.clusterNetworkPolicies).toEqual([]);
+    expect(problems).toEqual([
+      { severity: 'error', source: 'f.yaml#2', ref: 'ClusterNetworkPolicy/cnp', field: 'spec.priority', message: 'Invalid value: 2000: must be less than or equal to 1000' },
+    ]);
+  });
+
+  it.each([
+    ['an unknown kind (warning)', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, 'warning', /unsupported object ConfigMap/],
+    ['an unsupported policy version (error)', { ...np(), apiVersion: 'networking.k8s.io/v1beta1' }, 'error', /dnsgate cannot enforce it/],
+    ['an unsupported policy kind (error)', { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy', metadata: { name: 'x' } }, 'error', /AdminNetworkPolicy/],
+    ['a document without kind', { apiVersion: 'v1', metadata: { name: 'x' } }, 'error', /apiVersion and kind are required/],
+    ['a scalar document', 'hello', 'error', /must be a mapping/],
+  ])('reports %s', (_name, obj, severity, message) => {
+    const { problems } = parseManifests(stringify(obj), 'x.yaml');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.severity).toBe(severity);
+    expect(problems[0]?.message).toMatch(message);
+  });
+
+  it('reports YAML and JSON syntax errors', () => {
+    expect(parseManifests('a: [1, 2', 'bad.yaml').problems[0]?.message).toMatch(/^invalid YAML/);
+    expect(parseManifests('{"a": ', 'bad.json').problems[0]?.message).toMatch(/^invalid JSON/);
+  });
+
+  it('reports duplicates and keeps the first', () => {
+    const second = { ...ns('a'), metadata: { name: 'a', labels: { v: '2' } } };
+    const { state, problems } = parseManifests(yamlDocs(ns('a'), second), 'd.yaml');
+    expect(state.namespaces[0]?.metadata.labels).toEqual({ team: 'a' });
+    expect(problems).toEqual([expect.objectContaining({ severity: 'error', source: 'd.yaml#2', ref: 'Namespace/a', message: expect.stringMatching(/duplicate object.*first defined in d.yaml#1/) })]);
+  });
+
+  it('tells the two ClusterNetworkPolicy groups apart', () => {
+    const eks = { ...upstreamCnp(), apiVersion: 'networking.k8s.aws/v1alpha1' };
+    const { state, problems } = parseManifests(yamlDocs(upstreamCnp(), eks), 'c.yaml');
+    expect(problems).toEqual([]);
+    expect(state.clusterNetworkPolicies.map((c) => c.apiVersion).sort()).toEqual(['networking.k8s.aws/v1alpha1', 'policy.networking.k8s.io/v1alpha2']);
+  });
+
+  it('defaults the namespace of namespaced objects to "default"', () => {
+    const p = pod('p');
+    delete (p.metadata as Record<string, unknown>).namespace;
+    expect(parseManifests(stringify(p), 'p.yaml').state.pods[0]?.metadata.namespace).toBe('default');
+  });
+
+  it.each([
+    ['a bad pod IP', pod('p', { status: { podIP: '10.0.0.300' } }), 'status.podIP'],
+    ['podIPs not starting with podIP', pod('p', { status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.2' }] } }), 'status.podIPs[0].ip'],
+    ['two IPv4 podIPs', pod('p', { status: { podIPs: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }] } }), 'status.podIPs[1]'],
+    ['a bad container port', pod('p', { spec: { containers: [{ name: 'c', ports: [{ containerPort: 0 }] }] } }), 'spec.containers[0].ports[0].containerPort'],
+    ['a bad port name', pod('p', { spec: { containers: [{ name: 'c', ports: [{ name: 'Web', containerPort: 1 }] }] } }), 'spec.containers[0].ports[0].name'],
+    ['a pod without containers', pod('p', { spec: { nodeName: 'n1' } }), 'spec.containers'],
+    ['a bad node address', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: 'nope' }] } }, 'status.addresses[0].address'],
+    ['a bad service clusterIP', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'a' }, spec: { clusterIP: '10.96.0.999', ports: [{ port: 80 }] } }, 'spec.clusterIP'],
+    ['an IPv6 address in an IPv4 slice', { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'e', namespace: 'a' }, addressType: 'IPv4', endpoints: [{ addresses: ['fd00::1'] }] }, 'endpoints[0].addresses[0]'],
+  ])('rejects state with %s', (_name, obj, field) => {
+    const { state, problems } = parseManifests(stringify(obj), 's.yaml');
+    expect(problems.map((p) => p.field)).toContain(field);
+    expect(Object.values(state).every((list) => list.length === 0)).toBe(true);
+  });
+});
+
+describe('loadManifests', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dnsgate-load-'));
+    await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
+    await writeFile(join(dir, 'a.yaml'), yamlDocs(ns('a'), pod('p1')));
+    await writeFile(join(dir, 'sub', 'b.yml'), yamlDocs(np()));
+    await writeFile(join(dir, 'sub', 'deeper', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod('p2')] }));
+    await writeFile(join(dir, 'sub', 'notes.txt'), 'not a manifest: [');
+    await writeFile(join(dir, 'dup.yaml'), yamlDocs(pod('p1')));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('walks directories recursively, skipping other extensions, and finds cross-file duplicates', async () => {
+    const { state, problems } = await loadManifests([dir]);
+    expect(state.pods.map((p) => p.metadata.name).sort()).toEqual(['p1', 'p2']);
+    expect(state.networkPolicies).toHaveLength(1);
+    expect(problems).toEqual([expect.objectContaining({ severity: 'error', source: join(dir, 'dup.yaml'), ref: 'Pod/a/p1' })]);
+  });
+
+  it('reads an explicitly named file whatever its extension, and reports missing paths', async () => {
+    const { problems } = await loadManifests([join(dir, 'sub', 'notes.txt'), join(dir, 'missing.yaml')]);
+    expect(problems.map((p) => p.source)).toEqual([join(dir, 'sub', 'notes.txt'), join(dir, 'missing.yaml')]);
+    expect(problems[1]?.message).toBe('cannot read: ENOENT');
+  });
+});
+
+describe('conformance snapshots', () => {
+  const root = 'test/conformance/network-policy-api';
+  const dirs = readdirSync(root).sort();
+  it('has the 62 snapshots', () => expect(dirs).toHaveLength(62));
+  it.each(dirs.map((d) => [d]))('%s/manifests.yaml loads with zero problems', async (d) => {
+    const { state, problems } = await loadManifests([join(root, d, 'manifests.yaml')]);
+    expect(problems).toEqual([]);
+    expect(state.pods.length).toBeGreaterThan(0);
+    expect(state.clusterNetworkPolicies.length + state.networkPolicies.length).toBeGreaterThan(0);
+  });
+});
