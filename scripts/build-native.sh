@@ -26,11 +26,15 @@ if newer "$addon" $pkg/binding.gyp $pkg/native; then
   nodedir=$(dirname "$(dirname "$(command -v node)")")
   gypargs=(--directory "$pkg" -j 2)
   [ -f "$nodedir/include/node/node_api.h" ] && gypargs+=(--nodedir "$nodedir")
-  if [ -f $pkg/build/Makefile ] && ! newer $pkg/build/Makefile $pkg/binding.gyp; then
-    "$gyp" build "${gypargs[@]}" >/dev/null
-  else
-    "$gyp" rebuild "${gypargs[@]}" >/dev/null
+  action=rebuild
+  if [ -f $pkg/build/Makefile ] && ! newer $pkg/build/Makefile $pkg/binding.gyp; then action=build; fi
+  log=$(mktemp)
+  if ! "$gyp" "$action" "${gypargs[@]}" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
   fi
+  rm -f "$log"
   touch "$addon"
 fi
 

@@ -50,6 +50,9 @@ int64_t ArgI64(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool OptString(const Napi::Object& o, const char* key, std::string* out);
 bool OptU32(const Napi::Object& o, const char* key, uint32_t* out);
 
+// The kind of BPF object behind an fd ('bpf-map', 'bpf-prog', ...), from its anon inode name.
+std::string BpfFdKind(int fd);
+
 // Closes an fd on scope exit unless released.
 class FdGuard {
  public:

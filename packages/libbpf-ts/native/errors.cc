@@ -1,4 +1,5 @@
 // Typed errors: every failure reaches JS as the wrapper's BpfError with errno, code and context.
+#include <cstdio>
 #include <cstring>
 #include <unistd.h>
 
@@ -85,6 +86,17 @@ bool OptU32(const Napi::Object& o, const char* key, uint32_t* out) {
   }
   *out = static_cast<uint32_t>(d);
   return true;
+}
+
+std::string BpfFdKind(int fd) {
+  char link[64], target[128];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n < 0) return "";
+  target[n] = 0;
+  std::string t(target);
+  const std::string prefix = "anon_inode:";
+  return t.rfind(prefix, 0) == 0 ? t.substr(prefix.size()) : t;
 }
 
 FdGuard::~FdGuard() {

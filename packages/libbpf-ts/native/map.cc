@@ -92,6 +92,13 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
 
  private:
   void ReadInfo(Napi::Env env, const std::string& path) {
+    std::string kind = BpfFdKind(fd_);
+    if (kind != "bpf-map") {
+      if (owned_) { close(fd_); fd_ = -1; }
+      ErrCtx ctx;
+      ctx.path = path;
+      ThrowBpf(env, "bpf_obj_get_info_by_fd", EINVAL, ctx, "not a BPF map (" + kind + ")");
+    }
     bpf_map_info mi;
     memset(&mi, 0, sizeof mi);
     uint32_t len = sizeof mi;
@@ -307,12 +314,16 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
                    std::to_string(static_cast<size_t>(count) * valueTotal_) + " value bytes for map '" + name_ + "'");
     }
     if (count == 0) return Napi::Boolean::New(env, true);
-    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
-    uint32_t done = count;
-    int err = bpf_map_update_batch(fd, keys.Data(), values.Data(), &done, &opts);
-    if (err == 0) return Napi::Boolean::New(env, true);
-    int e = Errno(err);
-    if (!(Unsupported(e) && done == 0)) ThrowBpf(env, "bpf_map_update_batch", e, Ctx(done));
+    // The kernel batch takes no NOEXIST/EXIST element flags (only BPF_F_LOCK): loop for those.
+    if ((flags & ~static_cast<uint32_t>(BPF_F_LOCK)) == 0) {
+      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+      uint32_t done = count;
+      int err = bpf_map_update_batch(fd, keys.Data(), values.Data(), &done, &opts);
+      if (err == 0) return Napi::Boolean::New(env, true);
+      int e = Errno(err);
+      if (done == count) done = 0;  // rejected before any element: the count was never written back
+      if (!(Unsupported(e) && done == 0)) ThrowBpf(env, "bpf_map_update_batch", e, Ctx(done));
+    }
     for (uint32_t i = 0; i < count; i++) {
       if (bpf_map_update_elem(fd, keys.Data() + static_cast<size_t>(i) * keySize_,
                               values.Data() + static_cast<size_t>(i) * valueTotal_, flags) != 0) {
@@ -340,6 +351,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
       int err = bpf_map_delete_batch(fd, keys.Data() + static_cast<size_t>(start) * keySize_, &n, &opts);
       if (err == 0) return Napi::Number::New(env, deleted + n);
       int e = Errno(err);
+      if (n == count - start) n = 0;  // rejected before any element
       deleted += n;
       if (e == ENOENT) {
         start += n + 1;  // the key at start+n is absent: skip it and go on

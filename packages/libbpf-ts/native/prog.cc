@@ -77,6 +77,13 @@ class ProgHandle : public Napi::ObjectWrap<ProgHandle> {
 
  private:
   void ReadInfo(Napi::Env env, const std::string& path) {
+    std::string kind = BpfFdKind(fd_);
+    if (kind != "bpf-prog") {
+      if (owned_) { close(fd_); fd_ = -1; }
+      ErrCtx ctx;
+      ctx.path = path;
+      ThrowBpf(env, "bpf_obj_get_info_by_fd", EINVAL, ctx, "not a BPF program (" + kind + ")");
+    }
     bpf_prog_info pi;
     memset(&pi, 0, sizeof pi);
     uint32_t len = sizeof pi;
@@ -86,12 +93,6 @@ class ProgHandle : public Napi::ObjectWrap<ProgHandle> {
       ctx.path = path;
       if (owned_) { close(fd_); fd_ = -1; }
       ThrowBpf(env, "bpf_obj_get_info_by_fd", Errno(err), ctx);
-    }
-    if (pi.type == 0 && !path.empty()) {
-      if (owned_) { close(fd_); fd_ = -1; }
-      ErrCtx ctx;
-      ctx.path = path;
-      ThrowBpf(env, "bpf_obj_get_info_by_fd", EINVAL, ctx, "not a BPF program");
     }
     name_ = pi.name;
     type_ = pi.type;
