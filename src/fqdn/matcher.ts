@@ -40,14 +40,18 @@ export class DomainMatcher<T> {
   /** Number of (pattern, value) entries the matcher was built from. */
   readonly size: number;
   private readonly parents: Int32Array;
-  private readonly hashes: Int32Array;
-  private readonly labels: string[];
-  private readonly exact: (readonly T[] | undefined)[];
-  private readonly wild: (readonly T[] | undefined)[];
-  private readonly table: Int32Array;
+  // Results are precomputed per node, so a lookup returns a shared frozen array and allocates
+  // nothing. withAncestors[n] = values of the wildcards at n and above, most specific first;
+  // exactResult[n] = values of the exact pattern n, then of the wildcards strictly above n.
+  private readonly withAncestors: (readonly T[])[];
+  private readonly exactResult: (readonly T[])[];
+  // Open addressing, 4 ints per slot so one probe touches one cache line:
+  // [parent + 1 (0 = empty), label hash, child id, offset of the label in labelText].
+  private readonly slots: Int32Array;
   private readonly mask: number;
-  // Reused between calls: match() is synchronous, so nothing else can observe it half-filled.
-  private readonly found: (readonly T[])[] = [];
+  // Every label followed by '.', which no label contains: a '.' after the compared characters
+  // proves the lengths are equal.
+  private readonly labelText: string;
 
   constructor(entries: Iterable<readonly [pattern: string, value: T]>) {
     const parents: number[] = [-1];
@@ -83,44 +87,41 @@ export class DomainMatcher<T> {
     }
     this.size = size;
     this.parents = Int32Array.from(parents);
-    this.hashes = Int32Array.from(hashes);
-    this.labels = labels;
-    this.exact = Array.from({ length: parents.length }, (_, i) => freezeOrUndefined(exact[i]));
-    this.wild = Array.from({ length: parents.length }, (_, i) => freezeOrUndefined(wild[i]));
+    // Parents always get lower ids than their children, so one pass in id order sees them first.
+    this.withAncestors = new Array<readonly T[]>(parents.length);
+    this.exactResult = new Array<readonly T[]>(parents.length);
+    for (let id = 0; id < parents.length; id++) {
+      const above = id === ROOT ? EMPTY : this.withAncestors[parents[id]!]!;
+      this.withAncestors[id] = concatFrozen(wild[id], above);
+      this.exactResult[id] = concatFrozen(exact[id], above);
+    }
     let capacity = 16;
     while (capacity < parents.length * 2) capacity *= 2;
     this.mask = capacity - 1;
-    this.table = new Int32Array(capacity);
+    this.slots = new Int32Array(capacity * 4);
+    const text: string[] = [];
+    let textLength = 0;
     for (let id = 1; id < parents.length; id++) {
-      let slot = slotOf(parents[id]!, this.hashes[id]!) & this.mask;
-      while (this.table[slot] !== 0) slot = (slot + 1) & this.mask;
-      this.table[slot] = id + 1;
+      let slot = slotOf(parents[id]!, hashes[id]!) & this.mask;
+      while (this.slots[slot * 4] !== 0) slot = (slot + 1) & this.mask;
+      const at = slot * 4;
+      this.slots[at] = parents[id]! + 1;
+      this.slots[at + 1] = hashes[id]!;
+      this.slots[at + 2] = id;
+      this.slots[at + 3] = textLength;
+      text.push(labels[id]!, '.');
+      textLength += labels[id]!.length + 1;
     }
+    // join() gives one flat string; a += chain would leave a rope for every lookup to walk.
+    this.labelText = text.join('');
   }
 
-  /** Values of every pattern matching `name`, most specific first; empty when none. */
+  /** Values of every pattern matching `name`, most specific first; empty when none. Do not mutate. */
   match(name: string): readonly T[] {
-    const found = this.found;
-    found.length = 0;
-    this.walk(name, found);
-    if (found.length === 0) return EMPTY;
-    if (found.length === 1) return found[0]!;
-    const out: T[] = [];
-    for (let i = found.length - 1; i >= 0; i--) for (const v of found[i]!) out.push(v);
-    found.length = 0;
-    return out;
-  }
-
-  matches(name: string): boolean {
-    return this.walk(name, undefined);
-  }
-
-  // Collects matching value lists least specific first; with no sink, stops at the first match.
-  private walk(name: string, sink: (readonly T[])[] | undefined): boolean {
     let end = name.length;
     if (end > 0 && name.charCodeAt(end - 1) === DOT) end--;
     let node = ROOT;
-    while (end >= 0) {
+    for (;;) {
       let h = FNV_OFFSET;
       let start = end;
       while (start > 0) {
@@ -129,48 +130,48 @@ export class DomainMatcher<T> {
         h = Math.imul(h ^ foldAscii(c), FNV_PRIME);
         start--;
       }
-      node = this.child(node, h, name, start, end);
-      if (node < 0) return false;
-      if (start === 0) {
-        const values = this.exact[node];
-        if (values === undefined) return false;
-        if (sink === undefined) return true;
-        sink.push(values);
-        return true;
+      const child = this.child(node, h, name, start, end);
+      if (child < 0) {
+        // The name goes on to the left of `node`: its wildcards and those above apply. Only the
+        // root has no label, and only a name like ".a.b" leaves an empty label at start 0.
+        return node === ROOT ? EMPTY : end >= 1 ? this.withAncestors[node]! : this.withAncestors[this.parents[node]!]!;
       }
-      // A wildcard needs at least one character left of the dot before this label.
-      const values = start >= 2 ? this.wild[node] : undefined;
-      if (values !== undefined) {
-        if (sink === undefined) return true;
-        sink.push(values);
-      }
+      if (start === 0) return this.exactResult[child]!;
+      node = child;
       end = start - 1;
     }
-    return sink !== undefined && sink.length > 0;
+  }
+
+  matches(name: string): boolean {
+    return this.match(name).length > 0;
   }
 
   private child(parent: number, h: number, name: string, start: number, end: number): number {
+    const slots = this.slots;
     const mask = this.mask;
+    const tag = parent + 1;
     let slot = slotOf(parent, h) & mask;
     for (;;) {
-      const entry = this.table[slot]!;
-      if (entry === 0) return -1;
-      const id = entry - 1;
-      if (this.parents[id] === parent && this.hashes[id] === h && this.labelIs(id, name, start, end)) return id;
+      const at = slot * 4;
+      const owner = slots[at]!;
+      if (owner === 0) return -1;
+      if (owner === tag && slots[at + 1] === h && this.labelIs(slots[at + 3]!, name, start, end)) return slots[at + 2]!;
       slot = (slot + 1) & mask;
     }
   }
 
-  private labelIs(id: number, name: string, start: number, end: number): boolean {
-    const label = this.labels[id]!;
-    if (label.length !== end - start) return false;
-    for (let i = 0; i < label.length; i++) {
-      if (label.charCodeAt(i) !== foldAscii(name.charCodeAt(start + i))) return false;
+  private labelIs(offset: number, name: string, start: number, end: number): boolean {
+    const text = this.labelText;
+    const n = end - start;
+    if (offset + n >= text.length || text.charCodeAt(offset + n) !== DOT) return false;
+    for (let i = 0; i < n; i++) {
+      if (text.charCodeAt(offset + i) !== foldAscii(name.charCodeAt(start + i))) return false;
     }
     return true;
   }
 }
 
-function freezeOrUndefined<T>(values: T[] | undefined): readonly T[] | undefined {
-  return values === undefined ? undefined : Object.freeze(values);
+function concatFrozen<T>(own: readonly T[] | undefined, above: readonly T[]): readonly T[] {
+  if (own === undefined || own.length === 0) return above;
+  return Object.freeze(above.length === 0 ? [...own] : [...own, ...above]);
 }
