@@ -71,7 +71,12 @@ export class TestUpstream {
     return this;
   }
 
+  private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
     for (const c of this.conns) c.destroy();
     this.udp.close();
     this.spoofer.close();
@@ -114,7 +119,6 @@ export class TestUpstream {
   }
 
   private handle(raw: Buffer, transport: 'udp' | 'tcp', port: number, send: (b: Buffer) => void, sendSpoofed: (b: Buffer) => void): void {
-    if (this.dead) return;
     let query: Packet;
     try {
       query = dnsPacket.decode(raw);
@@ -123,9 +127,16 @@ export class TestUpstream {
     }
     const q = query.questions?.[0];
     this.received.push({ transport, raw: Buffer.from(raw), id: query.id ?? 0, name: q?.name ?? '', type: q?.type ?? '', port });
+    if (this.dead) return;
     const { packet, rule } = this.respond(query, transport);
     if (rule?.drop === true) return;
-    const genuine = rule?.raw !== undefined ? Buffer.from(rule.raw(raw)) : dnsPacket.encode(packet);
+    let genuine = rule?.raw !== undefined ? Buffer.from(rule.raw(raw)) : dnsPacket.encode(packet);
+    // Honour the client's UDP size like a real server: 512 without EDNS, else the OPT's size.
+    const opt = query.additionals?.find((r) => r.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+    const maxUdp = opt === undefined ? 512 : Math.max(512, opt.udpPayloadSize ?? 512);
+    if (transport === 'udp' && genuine.length > maxUdp) {
+      genuine = dnsPacket.encode({ ...packet, flags: (packet.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
+    }
     genuine.writeUInt16BE(query.id ?? 0, 0);
     let delay = rule?.delayMs ?? 0;
     if (rule?.spoof !== undefined) {
@@ -147,11 +158,17 @@ export class TestUpstream {
       this.sent.push({ transport, raw: genuine, name: q?.name ?? '' });
       send(genuine);
     };
-    if (delay > 0) setTimeout(go, delay);
-    else go();
+    if (delay > 0) {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        go();
+      }, delay);
+      this.timers.add(t);
+    } else go();
   }
 
   private onUdp(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.closed) return;
     this.handle(
       msg,
       'udp',
