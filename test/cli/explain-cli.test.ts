@@ -106,7 +106,10 @@ describe('dnsgate explain', () => {
       egress: { verdict: 'Allow', tier: 'NetworkPolicy', policy: 'ApplicationNetworkPolicy/shop/checkout-egress', rule: 0 },
       ingress: { verdict: 'Allow', tier: 'NotEnforced', policy: null, rule: null },
     });
-    expect(out[1]).toMatchObject({ egress: { verdict: 'Deny', tier: 'NetworkPolicy', policy: null, rule: null } });
+        // Isolated by the ANP, matched by none of its rules: the isolating policy is named, no rule.
+    expect(out[1]).toMatchObject({
+      egress: { verdict: 'Deny', tier: 'NetworkPolicy', policy: 'ApplicationNetworkPolicy/shop/checkout-egress', rule: null },
+    });
     expect(out[3]).toMatchObject({
       egress: { verdict: 'Deny', tier: 'Admin', policy: 'ClusterNetworkPolicy/block-imds', rule: 'deny-imds' },
     });
