@@ -78,9 +78,12 @@ export function importAwsCli(docs: AwsCliDocuments, rawSettings?: unknown, setti
   const warnings: string[] = [];
 
   const listNames = new Map<string, string>();
+  const managedLists = new Map<string, string>();
   if (docs.domainLists) {
     items(docs.domainLists, 'FirewallDomainLists').forEach((l, i) => {
-      listNames.set(str(l, 'Id', docs.domainLists!.file, `FirewallDomainLists[${i}]`), typeof l.Name === 'string' ? l.Name : '');
+      const id = str(l, 'Id', docs.domainLists!.file, `FirewallDomainLists[${i}]`);
+      listNames.set(id, typeof l.Name === 'string' ? l.Name : '');
+      if (typeof l.ManagedOwnerName === 'string') managedLists.set(id, l.ManagedOwnerName);
     });
   }
   const domainLists: DomainListSpec[] = docs.domains.map((doc) => {
@@ -114,6 +117,11 @@ export function importAwsCli(docs: AwsCliDocuments, rawSettings?: unknown, setti
         return;
       }
       const listId = str(r, 'FirewallDomainListId', doc.file, field);
+      if (!knownLists.has(listId) && managedLists.has(listId)) {
+        // AWS managed lists cannot be exported (list-firewall-domains is denied on them).
+        warnings.push(`${doc.file}: ${field} (${name}): uses the ${managedLists.get(listId)} managed domain list ${listNames.get(listId) || listId}, whose domains cannot be exported; rule skipped`);
+        return;
+      }
       if (!knownLists.has(listId)) {
         throw new R53ConfigError(doc.file, `${field}.FirewallDomainListId`, `domain list ${listId} has no list-firewall-domains output in the bundle (add it under awsCli.domains)`);
       }
