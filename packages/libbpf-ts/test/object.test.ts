@@ -51,7 +51,7 @@ describe.skipIf(!needRoot)('BpfObject', () => {
       // A restarted agent opens the pin directly.
       const pinned = openPinnedMap(`${pins}/pinned_hash`);
       expect(pinned.info).toMatchObject({ name: 'pinned_hash', keySize: 4, valueSize: 4, maxEntries: 64 });
-      expect(pinned.object).toBeUndefined();
+      expect(pinned.info.object).toBeUndefined();
       expect(pinned.lookup(u32(1))).toEqual(u32(111));
       pinned.close();
     } finally {
