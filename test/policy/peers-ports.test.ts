@@ -129,13 +129,12 @@ const cnpPeers: Case[] = [
   { name: 'upstream tcp destinationPort.number', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}`), flow: f('1.1.1.1', 'TCP', 443), opts: STRICT, egress: 'Allow' },
   { name: 'upstream tcp port does not match udp', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}`), flow: f('1.1.1.1', 'UDP', 443), opts: STRICT, egress: 'Deny' },
   { name: 'upstream range', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{udp: {destinationPort: {range: {start: 100, end: 200}}}}]}`), flow: f('1.1.1.1', 'UDP', 150), opts: STRICT, egress: 'Allow' },
-  { name: 'upstream protocol without port = all its ports', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{sctp: {}}]}`), flow: f('1.1.1.1', 'SCTP', 7), opts: STRICT, egress: 'Allow' },
   { name: 'upstream named port takes the container protocol', policies: adminAccept(`{action: Accept, to: [{namespaces: {}}], protocols: [{destinationNamedPort: dns}]}`), flow: f('a/server', 'UDP', 53), opts: STRICT, egress: 'Allow' },
   { name: 'upstream named port: other protocol than the container port', policies: adminAccept(`{action: Accept, to: [{namespaces: {}}], protocols: [{destinationNamedPort: dns}]}`), flow: f('a/server', 'TCP', 53), opts: STRICT, egress: 'Deny' },
   { name: 'EKS portNumber', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], ports: [{portNumber: {protocol: UDP, port: 53}}]}`, 'eks'), flow: f('1.1.1.1', 'UDP', 53), opts: STRICT, egress: 'Allow' },
   { name: 'EKS portRange', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], ports: [{portRange: {protocol: TCP, start: 8000, end: 8100}}]}`, 'eks'), flow: f('1.1.1.1', 'TCP', 8100), opts: STRICT, egress: 'Allow' },
   { name: 'EKS namedPort', policies: adminAccept(`{action: Accept, to: [{namespaces: {}}], ports: [{namedPort: pg}]}`, 'eks'), flow: f('b/db', 'TCP', 5432), opts: STRICT, egress: 'Allow' },
-  { name: 'CNP with ports never matches ICMP', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{tcp: {}}]}`), flow: f('1.1.1.1', 'ICMP'), opts: STRICT, egress: 'Deny' },
+  { name: 'CNP with ports never matches ICMP', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}], protocols: [{tcp: {destinationPort: {range: {start: 1, end: 65535}}}}]}`), flow: f('1.1.1.1', 'ICMP'), opts: STRICT, egress: 'Deny' },
   { name: 'CNP without ports matches ICMP', policies: adminAccept(`{action: Accept, to: [{networks: [0.0.0.0/0]}]}`), flow: f('1.1.1.1', 'ICMP'), opts: STRICT, egress: 'Allow' },
   { name: 'CNP ingress named port resolves on the local (destination) pod', policies: cnp('in', `
       tier: Admin

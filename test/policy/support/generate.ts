@@ -6,6 +6,7 @@ import type {
   NetworkPolicy,
   NetworkPolicyPeer,
   Pod,
+  PolicyType,
   RuleAction,
   UpstreamClusterNetworkPolicy,
   UpstreamEgressPeer,
@@ -39,7 +40,7 @@ const networkPolicyArb = (i: number): fc.Arbitrary<NetworkPolicy> =>
     .record({
       ns: fc.constantFrom(...NAMESPACES),
       podSelector: selectorArb,
-      types: fc.constantFrom(undefined, ['Ingress' as const], ['Egress' as const], ['Ingress' as const, 'Egress' as const]),
+      types: fc.constantFrom<PolicyType[] | undefined>(undefined, ['Ingress'], ['Egress'], ['Ingress', 'Egress']),
       ingress: fc.array(npRuleArb, { maxLength: 2 }),
       egress: fc.array(npRuleArb, { maxLength: 2 }),
     })
@@ -58,7 +59,7 @@ const networkPolicyArb = (i: number): fc.Arbitrary<NetworkPolicy> =>
 const cnpPeerArb: fc.Arbitrary<UpstreamEgressPeer> = fc.oneof(
   selectorArb.map((namespaces) => ({ namespaces })),
   fc.record({ namespaceSelector: selectorArb, podSelector: selectorArb }).map((pods) => ({ pods })),
-  fc.constantFrom(['10.1.0.0/16'], ['203.0.113.0/24'], ['0.0.0.0/0']).map((networks) => ({ networks })),
+  fc.constantFrom('10.1.0.0/16', '203.0.113.0/24', '0.0.0.0/0').map((cidr) => ({ networks: [cidr] })),
 );
 
 const cnpRuleArb = fc.record({

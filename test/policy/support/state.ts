@@ -1,42 +1,13 @@
-// Test-only stand-in for src/api/load.ts (not landed yet): multi-document YAML bucketed by kind,
-// without validation. Replace with parseManifests once it exists.
-import { parseAllDocuments } from 'yaml';
-import { type ClusterState, type KnownObject, emptyClusterState } from '../../../src/api/types.js';
+// Manifests for the tests go through the real loader and validator: a test manifest that the API
+// server would reject fails the test instead of being evaluated.
+import { parseManifests } from '../../../src/api/load.js';
+import type { ClusterState } from '../../../src/api/types.js';
 
-export function stateFromYaml(text: string): ClusterState {
-  const state = emptyClusterState();
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`bad YAML: ${doc.errors[0]?.message}`);
-    const obj = doc.toJS() as KnownObject | null;
-    if (obj === null) continue;
-    switch (obj.kind) {
-      case 'Namespace':
-        state.namespaces.push(obj);
-        break;
-      case 'Pod':
-        state.pods.push(obj);
-        break;
-      case 'Node':
-        state.nodes.push(obj);
-        break;
-      case 'Service':
-        state.services.push(obj);
-        break;
-      case 'EndpointSlice':
-        state.endpointSlices.push(obj);
-        break;
-      case 'NetworkPolicy':
-        state.networkPolicies.push(obj);
-        break;
-      case 'ApplicationNetworkPolicy':
-        state.applicationNetworkPolicies.push(obj);
-        break;
-      case 'ClusterNetworkPolicy':
-        state.clusterNetworkPolicies.push(obj);
-        break;
-      default:
-        throw new Error(`unknown kind ${(obj as { kind: string }).kind}`);
-    }
+export function stateFromYaml(text: string, source = 'test.yaml'): ClusterState {
+  const { state, problems } = parseManifests(text, source);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) {
+    throw new Error(`invalid test manifests:\n${errors.map((p) => `${p.source} ${p.ref ?? ''} ${p.field ?? ''}: ${p.message}`).join('\n')}`);
   }
   return state;
 }
