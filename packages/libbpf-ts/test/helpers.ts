@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
+import { BpfObject } from '../src/index.js';
+
 /** Real kernel tests need root; on a laptop they skip loudly, under CI=true they must run. */
 export const needRoot = process.getuid?.() === 0 || process.env.CI === 'true';
 if (!needRoot) {
@@ -103,4 +105,25 @@ export function trySh(cmd: string, args: string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Opens the test object without touching the global pin root: libbpf pins LIBBPF_PIN_BY_NAME maps
+ * under /sys/fs/bpf when no pinRoot is given, so tests that do not test pinning clear it.
+ */
+export function openFixture(path: string = TEST_OBJ): BpfObject {
+  const obj = BpfObject.open(path);
+  for (const m of obj.mapDeclarations()) if (m.pinPath !== undefined) obj.setMapPinPath(m.name, null);
+  return obj;
+}
+
+export function loadFixture(path: string = TEST_OBJ): BpfObject {
+  const obj = openFixture(path);
+  try {
+    obj.load();
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+  return obj;
 }

@@ -3,9 +3,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BpfError, BpfObject, MapType, numPossibleCpus, sumPerCpuU64 } from '../src/index.js';
-import type { BpfMap } from '../src/index.js';
-import { TEST_OBJ, lpmKey, needRoot, u32, u64 } from './helpers.js';
+import { BpfError, MapType, numPossibleCpus, sumPerCpuU64 } from '../src/index.js';
+import type { BpfMap, BpfObject } from '../src/index.js';
+import { lpmKey, needRoot, u32, u64, loadFixture } from './helpers.js';
 
 describe.skipIf(!needRoot)('BpfMap', () => {
   let obj: BpfObject;
@@ -13,7 +13,7 @@ describe.skipIf(!needRoot)('BpfMap', () => {
   let lpm: BpfMap;
   let pcpu: BpfMap;
   beforeAll(() => {
-    obj = BpfObject.load(TEST_OBJ);
+    obj = loadFixture();
     hash = obj.map('hash_map');
     lpm = obj.map('lpm_v4');
     pcpu = obj.map('pcpu_counts');

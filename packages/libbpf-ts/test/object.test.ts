@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BpfError, BpfObject, MapType, ProgType, openPinnedMap, openPinnedProgram, setLogHandler } from '../src/index.js';
-import { BAD_OBJ, TEST_OBJ, makePinDir, needRoot, removePinDir, u32 } from './helpers.js';
+import { BAD_OBJ, TEST_OBJ, makePinDir, needRoot, removePinDir, u32, loadFixture, openFixture } from './helpers.js';
 
 describe.skipIf(!needRoot)('BpfObject', () => {
   let pins = '';
@@ -78,7 +78,7 @@ describe.skipIf(!needRoot)('BpfObject', () => {
   });
 
   it('pins and unpins a map and a program explicitly, and reopens them by path', () => {
-    const obj = BpfObject.load(TEST_OBJ);
+    const obj = loadFixture();
     try {
       const map = obj.map('hash_map');
       map.update(u32(5), Buffer.alloc(8, 7));
@@ -104,7 +104,7 @@ describe.skipIf(!needRoot)('BpfObject', () => {
   });
 
   it('honours pre-load configuration: explicit pin path, max entries, autoload', () => {
-    const obj = BpfObject.open(TEST_OBJ)
+    const obj = openFixture()
       .setMapPinPath('hash_map', `${pins}/configured_hash`)
       .setMapMaxEntries('hash_map', 77)
       .setProgramAutoload('tc_swap_mac', false);
@@ -121,8 +121,8 @@ describe.skipIf(!needRoot)('BpfObject', () => {
   });
 
   it('adopts an existing map with reuseMap', () => {
-    const a = BpfObject.load(TEST_OBJ);
-    const b = BpfObject.open(TEST_OBJ).reuseMap('hash_map', a.map('hash_map'));
+    const a = loadFixture();
+    const b = openFixture().reuseMap('hash_map', a.map('hash_map'));
     try {
       b.load();
       expect(b.map('hash_map').info.id).toBe(a.map('hash_map').info.id);
@@ -137,8 +137,8 @@ describe.skipIf(!needRoot)('BpfObject', () => {
     ['not an ELF', () => BpfObject.open(notElf()), { op: 'bpf_object__open_file' }],
     ['missing map', () => withLoaded((o) => o.map('nope')), { op: 'bpf_object__find_map_by_name', code: 'ENOENT', map: 'nope', object: 'test_prog' }],
     ['missing program', () => withLoaded((o) => o.program('nope')), { op: 'bpf_object__find_program_by_name', code: 'ENOENT', program: 'nope' }],
-    ['configuring a missing map', () => BpfObject.open(TEST_OBJ).setMapMaxEntries('nope', 1), { op: 'bpf_map__set_max_entries', code: 'ENOENT', map: 'nope' }],
-    ['map before load', () => BpfObject.open(TEST_OBJ).map('hash_map'), { op: 'bpf_map__fd', code: 'EINVAL', object: 'test_prog' }],
+    ['configuring a missing map', () => openFixture().setMapMaxEntries('nope', 1), { op: 'bpf_map__set_max_entries', code: 'ENOENT', map: 'nope' }],
+    ['map before load', () => openFixture().map('hash_map'), { op: 'bpf_map__fd', code: 'EINVAL', object: 'test_prog' }],
     ['double load', () => withLoaded((o) => o.load()), { op: 'bpf_object__load', code: 'EALREADY' }],
     ['pin root that is not bpffs', () => BpfObject.load(TEST_OBJ, { pinRoot: '/tmp' }), { op: 'bpf_object__load', object: 'test_prog' }],
     ['pin path outside bpffs', () => withLoaded((o) => o.map('hash_map').pin('/tmp/lbts-not-bpffs')), { op: 'bpf_obj_pin', map: 'hash_map', path: '/tmp/lbts-not-bpffs' }],
@@ -155,7 +155,7 @@ describe.skipIf(!needRoot)('BpfObject', () => {
   });
 
   it('opening a pinned program as a map fails with a typed error', () => {
-    const obj = BpfObject.load(TEST_OBJ);
+    const obj = loadFixture();
     try {
       obj.program('tc_filter').pin(`${pins}/a_prog`);
       const err = catchError(() => openPinnedMap(`${pins}/a_prog`));
@@ -182,7 +182,7 @@ describe.skipIf(!needRoot)('BpfObject', () => {
   });
 
   it('maps and programs of a closed object refuse to work (their fds may be reused)', () => {
-    const obj = BpfObject.load(TEST_OBJ);
+    const obj = loadFixture();
     const map = obj.map('hash_map');
     const prog = obj.program('tc_filter');
     obj.close();
@@ -204,7 +204,7 @@ function catchError(fn: () => unknown): BpfError {
 }
 
 function withLoaded<T>(fn: (o: BpfObject) => T): T {
-  const o = BpfObject.load(TEST_OBJ);
+  const o = loadFixture();
   try {
     return fn(o);
   } finally {

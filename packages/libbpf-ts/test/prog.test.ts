@@ -2,9 +2,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BpfError, BpfObject, TcAct, numPossibleCpus, sumPerCpuU64 } from '../src/index.js';
-import type { BpfMap, BpfProgram } from '../src/index.js';
-import { TEST_OBJ, lpmKey, needRoot, tcpPacket, u32 } from './helpers.js';
+import { BpfError, TcAct, numPossibleCpus, sumPerCpuU64 } from '../src/index.js';
+import type { BpfMap, BpfObject, BpfProgram } from '../src/index.js';
+import { lpmKey, needRoot, tcpPacket, u32, loadFixture } from './helpers.js';
 
 describe.skipIf(!needRoot)('BpfProgram.testRun', () => {
   let obj: BpfObject;
@@ -12,7 +12,7 @@ describe.skipIf(!needRoot)('BpfProgram.testRun', () => {
   let lpm: BpfMap;
   let counts: BpfMap;
   beforeAll(() => {
-    obj = BpfObject.load(TEST_OBJ);
+    obj = loadFixture();
     filter = obj.program('tc_filter');
     lpm = obj.map('lpm_v4');
     counts = obj.map('pcpu_counts');

@@ -3,9 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { BpfError, BpfObject, RingBuffer } from '../src/index.js';
-import type { BpfMap, BpfProgram } from '../src/index.js';
-import { TEST_OBJ, needRoot, tcpPacket, u32, u64 } from './helpers.js';
+import { BpfError, RingBuffer } from '../src/index.js';
+import type { BpfMap, BpfObject, BpfProgram } from '../src/index.js';
+import { needRoot, tcpPacket, u32, u64, loadFixture } from './helpers.js';
 
 interface Event {
   saddr: string;
@@ -38,7 +38,7 @@ describe.skipIf(!needRoot)('RingBuffer', () => {
     report.testRun({ data: pkt, repeat: n, dataOutSize: 0 });
   };
   beforeAll(() => {
-    obj = BpfObject.load(TEST_OBJ);
+    obj = loadFixture();
     report = obj.program('tc_report');
     events = obj.map('events');
   });
