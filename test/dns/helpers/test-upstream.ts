@@ -96,8 +96,10 @@ export class TestUpstream {
       answers: [],
       additionals: query.additionals?.filter((r) => r.type === 'OPT') ?? [],
     };
-    if (rule === undefined) return { packet: { ...base, rcode: 'NXDOMAIN' } as Packet, rule };
-    if (rule.rcode !== undefined) return { packet: { ...base, rcode: rule.rcode } as Packet, rule };
+    // dns-packet encodes the rcode only as the low bits of `flags`.
+    const rcode = { NXDOMAIN: 3, SERVFAIL: 2, REFUSED: 5 };
+    if (rule === undefined) return { packet: { ...base, flags: (base.flags ?? 0) | rcode.NXDOMAIN }, rule };
+    if (rule.rcode !== undefined) return { packet: { ...base, flags: (base.flags ?? 0) | rcode[rule.rcode] }, rule };
     if (rule.truncateUdp === true && transport === 'udp') {
       return { packet: { ...base, flags: (base.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE }, rule };
     }
