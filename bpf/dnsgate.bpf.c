@@ -77,6 +77,10 @@ struct {
 	__uint(pinning, DG_PIN);
 } dg_events SEC(".maps");
 
+/* The ring buffer map cannot name its record type, so this never-loaded section does, putting
+ * struct dg_event into the object's BTF for user space (and the layout test) to read. */
+struct dg_event dg_event_btf_anchor SEC(".btf_anchors") __attribute__((unused));
+
 /* What parsing found out about a packet. */
 enum pkt_kind {
 	PKT_PASS = 0,      /* not ours to judge: non-IP, non-first fragment, NDP/MLD */
