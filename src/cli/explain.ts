@@ -1,7 +1,6 @@
 // `dnsgate explain`: why each flow is allowed or denied, from the reference evaluator.
 import { loadManifests } from '../api/load.js';
-import { DEFAULT_TTL_BOUNDS, learnedExpiry, type LearnedIP } from '../fqdn/learned.js';
-import { Evaluator, UnknownEndpointError, type DirectionVerdict, type Flow, type FlowVerdict } from '../policy/index.js';
+import { Evaluator, FlowError, type DirectionVerdict, type Flow, type FlowVerdict } from '../policy/index.js';
 import { readFile } from 'node:fs/promises';
 import { InputError } from './errors.js';
 import { parseFlows } from './flows-file.js';
@@ -29,35 +28,28 @@ export async function runExplain(opts: ExplainOptions): Promise<CommandOutput> {
   refuseOnErrors(problems);
   const flows = parseFlows(await readFileOrThrow(opts.flows), opts.flows);
   const evaluator = new Evaluator(state);
+  // A flow's `fqdn` is learning by its `from` pod at `--at` time with the default TTL; the evaluator
+  // applies it to that flow only, so one file can compare "after a lookup" with "the same IP
+  // without one". Nothing else is learned.
 
   const results: ExplainedFlow[] = [];
   const unknown: string[] = [];
   flows.forEach((flow, index) => {
     try {
-      const v = evaluator.evaluate(flow, { mode: opts.mode, now: opts.at, learned: learnedOf(flow, opts.at) });
+      const v = evaluator.evaluate(flow, { mode: opts.mode, now: opts.at, learned: [] });
       results.push({ ...flow, verdict: v.verdict, egress: v.egress, ingress: v.ingress });
     } catch (err) {
-      if (err instanceof UnknownEndpointError) unknown.push(`${opts.flows}[${index}]: ${err.message}`);
+      if (err instanceof FlowError) unknown.push(`${opts.flows}[${index}]: ${err.message}`);
       else throw err;
     }
   });
   if (unknown.length > 0) {
-    throw new InputError(`${unknown.length} flow(s) name endpoints that are not in the manifests; nothing was evaluated`, unknown);
+    throw new InputError(`${unknown.length} flow(s) cannot be evaluated against these manifests; nothing was evaluated`, unknown);
   }
 
   const warnings = problems.filter((p) => p.severity === 'warning').map(formatProblem);
   const stdout = opts.output === 'json' ? JSON.stringify(results, null, 2) + '\n' : explainTable(results);
   return { exitCode: 0, stdout, stderr: warnings.map((w) => w + '\n').join('') };
-}
-
-/**
- * A flow's `fqdn` means its `from` pod resolved that name to `to` through dnsgate at `--at` time,
- * with the default (minimum) TTL. The learning belongs to that flow only, so a file can contrast
- * "after a lookup" with "the same IP without one" for the same pod.
- */
-function learnedOf(flow: Flow, at: number): LearnedIP[] {
-  if (flow.fqdn === undefined) return [];
-  return [{ pod: flow.from, name: flow.fqdn, ip: flow.to, expiresAt: learnedExpiry(at, 0, DEFAULT_TTL_BOUNDS) }];
 }
 
 function explainTable(results: readonly ExplainedFlow[]): string {
