@@ -136,6 +136,7 @@ describe('dnsgate explain', () => {
 
   it.each([
     ['an unknown pod', `- {from: shop/nope, to: shop/web, protocol: TCP, port: 80}`, /shop\/nope/],
+    ['ends with no common IP family', `- {from: shop/web, to: "2001:db8::1", protocol: TCP, port: 80}`, /family/i],
     ['a malformed flow', `- {from: shop/web, to: shop/checkout, protocol: TCP}`, /\[0\]\.port/],
   ])('exits 2 with no output on %s', async (_n, text, want) => {
     const bad = file('bad-flows.yaml', text);
