@@ -127,6 +127,10 @@ describe.skipIf(!needRoot)('tc', () => {
 
   it('destroys hooks (with every filter on them); ignoreMissing tolerates a second destroy', () => {
     tcAttach(a, 'egress', filter, { handle: 1, priority: 1 });
+    tcAttach(a, 'ingress', filter, { handle: 1, priority: 1 });
+    tcHookDestroy(a, 'ingress'); // flushes one direction only
+    expect(tcQuery(a, 'ingress', 1, 1)).toBeUndefined();
+    expect(tcQuery(a, 'egress', 1, 1)).toBe(filter.info.id);
     tcHookDestroy(a);
     expect(tcQuery(a, 'egress', 1, 1)).toBeUndefined();
     expect(sh('ip', ['netns', 'exec', NS_A, 'tc', 'qdisc', 'show', 'dev', 'va'])).not.toContain('clsact');
