@@ -40,8 +40,11 @@ export class CompiledDomainList {
   private readonly exact = new Map<string, string>();
   private readonly wildcard = new Map<string, string>();
   private anyEntry: string | undefined;
+  /** The entries as given, for tools that list what the firewall names (`dnsgate coexist`). */
+  readonly entries: readonly DomainEntry[];
 
   constructor(entries: readonly DomainEntry[]) {
+    this.entries = [...entries];
     for (const e of entries) {
       if (e.kind === 'exact') this.exact.set(e.name, e.raw);
       else if (e.kind === 'wildcard') this.wildcard.set(e.suffix, e.raw);

@@ -38,6 +38,7 @@ describe('domain list entries', () => {
   ])('$entries matches $name (apex=$apex): $hit', ({ entries, name, apex, hit }) => {
     const list = new CompiledDomainList(entries.map((e) => parseDomainEntry(e) as DomainEntry));
     expect(list.match(name, { wildcardMatchesApex: apex })).toBe(hit);
+    expect(list.entries.map((e) => e.raw)).toEqual(entries);
   });
 
   it('a wildcard matches exactly the names strictly below its suffix', () => {
