@@ -12,7 +12,6 @@ import { parse as parseYaml } from 'yaml';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const EXAMPLES = join(here, '..', '..', 'examples', 'r53');
-export const FIXTURES = join(here, 'fixtures');
 
 export function firewall(doc: unknown): FirewallConfig {
   return firewallFromDocument(doc, 'test.yaml');
