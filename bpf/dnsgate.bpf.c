@@ -88,9 +88,19 @@ enum pkt_kind {
 	PKT_MALFORMED = 2, /* claims to be IP but its headers cannot be read */
 };
 
+/* A packet's addresses and ports as they appear on the wire. */
+struct tuple {
+	__u8 saddr[16]; /* first, and the struct 8-aligned, so addresses compare as words */
+	__u8 daddr[16];
+	__u16 sport; /* ICMP echo request: the id; echo reply: 0 */
+	__u16 dport; /* ICMP echo request: 0; echo reply: the id */
+	__u8 family;
+	__u8 proto;
+} __attribute__((aligned(8)));
+
 struct pkt {
-	struct dg_ct_key t;     /* ep_id and dir filled in later */
-	struct dg_ct_key inner; /* ICMP errors: the embedded packet's tuple */
+	struct tuple t;
+	struct tuple inner; /* ICMP errors: the embedded packet */
 	__u8 has_ports;         /* TCP/UDP/SCTP: rules with ports can match */
 	__u8 icmp_error;
 };
@@ -99,8 +109,25 @@ struct pkt {
 #define IP6_HLEN 40
 #define IPPROTO_ICMPV6_ 58
 
+/* Copies len bytes at off: straight from the linear packet data when they are there (always for
+ * headers the local stack built), else through the helper (paged or odd packets). */
+static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (off < 512) {
+		void *p = data + (off & 511);
+		if (p + len <= data_end) {
+			__builtin_memcpy(to, p, len);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 /* Reads the first 4 bytes of an L4 header into sport/dport (ports or ICMP id). */
-static __always_inline int read_l4(struct __sk_buff *skb, __u32 off, __u8 family, struct dg_ct_key *t,
+static __always_inline int read_l4(struct __sk_buff *skb, __u32 off, __u8 family, struct tuple *t,
 				   __u8 *has_ports, __u8 *icmp_error, __u8 *icmp_type_out)
 {
 	__u8 b[8];
@@ -112,7 +139,7 @@ static __always_inline int read_l4(struct __sk_buff *skb, __u32 off, __u8 family
 	case IPPROTO_UDP:
 	case IPPROTO_SCTP: {
 		__u16 p[2];
-		if (bpf_skb_load_bytes(skb, off, p, 4) < 0)
+		if (load(skb, off, p, 4) < 0)
 			return -1;
 		t->sport = bpf_ntohs(p[0]);
 		t->dport = bpf_ntohs(p[1]);
@@ -121,7 +148,7 @@ static __always_inline int read_l4(struct __sk_buff *skb, __u32 off, __u8 family
 	}
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6_: {
-		if (bpf_skb_load_bytes(skb, off, b, 8) < 0)
+		if (load(skb, off, b, 8) < 0)
 			return -1;
 		__u8 type = b[0];
 		__u16 id = ((__u16)b[4] << 8) | b[5];
@@ -152,7 +179,7 @@ static __always_inline int read_l4(struct __sk_buff *skb, __u32 off, __u8 family
 
 /* Parses the packet embedded in an ICMP error (outer L4 at `off`). Failure only means "not
  * related"; the error is then judged as plain ICMP. */
-static __always_inline int parse_inner(struct __sk_buff *skb, __u32 off, __u8 family, struct dg_ct_key *in)
+static __always_inline int parse_inner(struct __sk_buff *skb, __u32 off, __u8 family, struct tuple *in)
 {
 	__u8 h[IP6_HLEN];
 	__u8 has_ports, icmp_error, type;
@@ -160,7 +187,7 @@ static __always_inline int parse_inner(struct __sk_buff *skb, __u32 off, __u8 fa
 	off += 8;
 	in->family = family;
 	if (family == DG_FAMILY_V4) {
-		if (bpf_skb_load_bytes(skb, off, h, IP4_HLEN) < 0)
+		if (load(skb, off, h, IP4_HLEN) < 0)
 			return -1;
 		__u32 ihl = (h[0] & 0xf) * 4;
 		if ((h[0] >> 4) != 4 || ihl < IP4_HLEN)
@@ -170,7 +197,7 @@ static __always_inline int parse_inner(struct __sk_buff *skb, __u32 off, __u8 fa
 		__builtin_memcpy(in->daddr, &h[16], 4);
 		off += ihl;
 	} else {
-		if (bpf_skb_load_bytes(skb, off, h, IP6_HLEN) < 0)
+		if (load(skb, off, h, IP6_HLEN) < 0)
 			return -1;
 		if ((h[0] >> 4) != 6)
 			return -1;
@@ -191,11 +218,11 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	__u32 off = ETH_HLEN;
 	__u8 icmp_type = 0;
 
-	if (bpf_skb_load_bytes(skb, 12, &eth_proto, 2) < 0)
+	if (load(skb, 12, &eth_proto, 2) < 0)
 		return PKT_PASS;
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
 		__u8 h[IP4_HLEN];
-		if (bpf_skb_load_bytes(skb, off, h, IP4_HLEN) < 0)
+		if (load(skb, off, h, IP4_HLEN) < 0)
 			return PKT_MALFORMED;
 		__u32 ihl = (h[0] & 0xf) * 4;
 		if ((h[0] >> 4) != 4 || ihl < IP4_HLEN)
@@ -211,7 +238,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		off += ihl;
 	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
 		__u8 h[IP6_HLEN];
-		if (bpf_skb_load_bytes(skb, off, h, IP6_HLEN) < 0)
+		if (load(skb, off, h, IP6_HLEN) < 0)
 			return PKT_MALFORMED;
 		if ((h[0] >> 4) != 6)
 			return PKT_MALFORMED;
@@ -226,7 +253,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 			__u8 x[4];
 			if (nh != 0 && nh != 43 && nh != 44 && nh != 60 && nh != 51)
 				break;
-			if (bpf_skb_load_bytes(skb, off, x, 4) < 0)
+			if (load(skb, off, x, 4) < 0)
 				return PKT_MALFORMED;
 			if (nh == 44) {
 				if (((((__u16)x[2] << 8) | x[3]) & 0xfff8) != 0)
@@ -274,8 +301,30 @@ static __always_inline __u64 ct_timeout_ns(__u8 proto)
 	}
 }
 
-/* Looks a tuple up in conntrack; a live entry is touched and counts as a hit. */
-static __always_inline int ct_hit(struct dg_ct_key *k, __u64 now, int reply)
+/* The conntrack key of a packet that crossed the hook of `dir`, from the pod's side: a flow and its
+ * replies share one key, so one lookup answers both "established" and "reply". */
+static __always_inline void ct_key(struct dg_ct_key *k, __u32 ep_id, __u8 dir, const struct tuple *t)
+{
+	k->ep_id = ep_id;
+	k->family = t->family;
+	k->proto = t->proto;
+	k->_pad = 0;
+	if (dir == DG_DIR_EGRESS) {
+		__builtin_memcpy(k->pod_addr, t->saddr, 16);
+		__builtin_memcpy(k->peer_addr, t->daddr, 16);
+		k->pod_port = t->sport;
+		k->peer_port = t->dport;
+	} else {
+		__builtin_memcpy(k->pod_addr, t->daddr, 16);
+		__builtin_memcpy(k->peer_addr, t->saddr, 16);
+		k->pod_port = t->dport;
+		k->peer_port = t->sport;
+	}
+}
+
+/* A live entry for the key (touched on the way) means the packet belongs to a tracked flow: in
+ * its original direction when the entry's dir is `dir`, a reply otherwise. */
+static __always_inline int ct_hit(const struct dg_ct_key *k, __u8 dir, __u64 now)
 {
 	struct dg_ct_value *v = bpf_map_lookup_elem(&dg_ct, k);
 	if (!v)
@@ -283,25 +332,12 @@ static __always_inline int ct_hit(struct dg_ct_key *k, __u64 now, int reply)
 	/* Signed: another CPU may have stored a slightly later timestamp than our `now`. */
 	if ((__s64)(now - v->last_seen_ns) >= (__s64)ct_timeout_ns(k->proto))
 		return 0;
-	/* Whole-ns precision is not needed; skipping same-tick writes saves a cache line bounce. */
+	/* Skipping same-tick writes saves a cache line bounce between CPUs. */
 	if (v->last_seen_ns != now)
 		v->last_seen_ns = now;
-	if (reply && !(v->flags & DG_CT_REPLY_SEEN))
+	if (v->dir != dir && !(v->flags & DG_CT_REPLY_SEEN))
 		v->flags |= DG_CT_REPLY_SEEN; /* racy but idempotent */
 	return 1;
-}
-
-static __always_inline void reverse(struct dg_ct_key *r, const struct dg_ct_key *k)
-{
-	r->ep_id = k->ep_id;
-	r->dir = k->dir ^ 1;
-	r->family = k->family;
-	r->proto = k->proto;
-	r->_pad = 0;
-	__builtin_memcpy(r->saddr, k->daddr, 16);
-	__builtin_memcpy(r->daddr, k->saddr, 16);
-	r->sport = k->dport;
-	r->dport = k->sport;
 }
 
 static __always_inline int addr_eq4(const __u8 *a, const __u8 *b)
@@ -435,8 +471,8 @@ static __always_inline void decide(const struct dg_rule_list *list, const struct
 	d->reason = DG_REASON_DEFAULT;
 }
 
-static __always_inline void emit(struct __sk_buff *skb, const struct pkt *p, const struct decision *d,
-				 struct dg_counters *c, __u64 now)
+static __always_inline void emit(struct __sk_buff *skb, __u32 ep_id, __u8 dir, const struct pkt *p,
+				 const struct decision *d, struct dg_counters *c, __u64 now)
 {
 	struct dg_event *e = bpf_ringbuf_reserve(&dg_events, sizeof(*e), 0);
 	if (!e) {
@@ -445,9 +481,9 @@ static __always_inline void emit(struct __sk_buff *skb, const struct pkt *p, con
 		return;
 	}
 	e->ts_ns = now;
-	e->ep_id = p->t.ep_id;
+	e->ep_id = ep_id;
 	e->rule_id = d->rule_id;
-	e->dir = p->t.dir;
+	e->dir = dir;
 	e->family = p->t.family;
 	e->proto = p->t.proto;
 	e->verdict = d->verdict;
@@ -479,8 +515,6 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	__u32 cidx = ep_id * 2 + dir;
 	struct dg_counters *c = ep_id < DG_MAX_ENDPOINTS ? bpf_map_lookup_elem(&dg_counters, &cidx) : 0;
 	__u64 now = bpf_ktime_get_ns();
-	p.t.ep_id = ep_id;
-	p.t.dir = dir;
 
 	if (kind == PKT_MALFORMED) {
 		d.verdict = DG_VERDICT_DENY;
@@ -488,16 +522,15 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		goto verdict;
 	}
 
-	if (ct_hit(&p.t, now, 0))
-		goto established;
-	struct dg_ct_key r;
-	reverse(&r, &p.t);
-	if (ct_hit(&r, now, 1))
+	struct dg_ct_key ck;
+	ct_key(&ck, ep_id, dir, &p.t);
+	if (ct_hit(&ck, dir, now))
 		goto established;
 	if (p.icmp_error) {
-		p.inner.ep_id = ep_id;
-		p.inner.dir = dir ^ 1;
-		if (ct_hit(&p.inner, now, 1))
+		/* The embedded packet crossed the other hook: it is what provoked this error. */
+		struct dg_ct_key ik;
+		ct_key(&ik, ep_id, dir ^ 1, &p.inner);
+		if (ct_hit(&ik, dir ^ 1, now))
 			goto established;
 	}
 
@@ -532,8 +565,9 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 			.rule_id = d.rule_id,
 			.tier = d.tier,
 			.reason = d.reason,
+			.dir = dir,
 		};
-		if (bpf_map_update_elem(&dg_ct, &p.t, &v, BPF_ANY) == 0 && c)
+		if (bpf_map_update_elem(&dg_ct, &ck, &v, BPF_ANY) == 0 && c)
 			c->new_flows++;
 	}
 
@@ -541,13 +575,13 @@ verdict:
 	if (d.verdict == DG_VERDICT_DENY) {
 		if (c)
 			c->denied_packets++;
-		emit(skb, &p, &d, c, now);
+		emit(skb, ep_id, dir, &p, &d, c, now);
 		return TC_ACT_SHOT;
 	}
 	if (c)
 		c->allowed_packets++;
 	if (ep->allow_sample == 1 || (ep->allow_sample > 1 && bpf_get_prandom_u32() % ep->allow_sample == 0))
-		emit(skb, &p, &d, c, now);
+		emit(skb, ep_id, dir, &p, &d, c, now);
 	return TC_ACT_OK;
 
 established:

@@ -154,26 +154,26 @@ struct dg_learned_value {
 	__u64 expires_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns); live while now < expires_ns */
 };
 
-/* ct: LRU hash; the tuple of a flow's ORIGINAL direction as seen at the hook of `dir`. */
+/* ct: LRU hash. A flow's key is taken from the pod's side, so its packets in both directions (and
+ * the ICMP errors they provoke) find the same entry; dir in the value says who opened it. */
 struct dg_ct_key {
 	__u32 ep_id;
-	__u8 dir;
 	__u8 family;
 	__u8 proto;
-	__u8 _pad;
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport; /* ICMP echo request: sport = id, dport = 0; echo reply: sport = 0, dport = id */
-	__u16 dport;
+	__u16 _pad;
+	__u8 pod_addr[16];
+	__u8 peer_addr[16];
+	__u16 pod_port;  /* ICMP echo: the id when the pod sent the request, else 0 */
+	__u16 peer_port; /* ICMP echo: the id when the peer sent the request, else 0 */
 };
 
 struct dg_ct_value {
-	__u64 last_seen_ns;
-	__u32 rule_id; /* what allowed the flow (0 when no rule did) */
+	__u64 last_seen_ns; /* bpf_ktime_get_ns of the flow's latest packet */
+	__u32 rule_id;      /* what allowed the flow (0 when no rule did) */
 	__u8 tier;
 	__u8 reason;
-	__u8 flags;    /* enum dg_ct_flags */
-	__u8 _pad;
+	__u8 flags;         /* enum dg_ct_flags */
+	__u8 dir;           /* enum dg_dir of the packet that opened the flow */
 };
 
 /* counters: per-CPU array, index ep_id * 2 + dir. */

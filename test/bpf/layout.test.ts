@@ -113,13 +113,13 @@ describe('keys and values round trip', () => {
 
   it('conntrack keys and values', () => {
     fc.assert(fc.property(epId, dir, fc.nat({ max: 255 }), fc.boolean(), v6, v6, port, port, (id, d, proto, six, s, t, sp, dp) => {
-      const saddr = six ? s : s.subarray(0, 4);
-      const daddr = six ? t : t.subarray(0, 4);
-      const k = L.encodeCtKey({ epId: id, dir: d, proto, saddr, daddr, sport: sp, dport: dp });
+      const podAddr = six ? s : s.subarray(0, 4);
+      const peerAddr = six ? t : t.subarray(0, 4);
+      const k = L.encodeCtKey({ epId: id, proto, podAddr, peerAddr, podPort: sp, peerPort: dp });
       expect(L.decodeCtKey(k)).toEqual({
-        epId: id, dir: d, family: six ? 6 : 4, proto, saddr: L.addrText(saddr), daddr: L.addrText(daddr), sport: sp, dport: dp,
+        epId: id, family: six ? 6 : 4, proto, podAddr: L.addrText(podAddr), peerAddr: L.addrText(peerAddr), podPort: sp, peerPort: dp,
       });
-      const v: L.CtValue = { lastSeenNs: BigInt(sp) * 1_000_003n, ruleId: dp, tier: 'np', reason: 'rule', replySeen: six };
+      const v: L.CtValue = { lastSeenNs: BigInt(sp) * 1_000_003n, ruleId: dp, tier: 'np', reason: 'rule', replySeen: six, dir: d };
       expect(L.decodeCtValue(L.encodeCtValue(v))).toEqual(v);
     }));
   });
@@ -168,7 +168,7 @@ describe('rejections', () => {
     ['v6 address in a v4 key', () => L.encodePolicyKeyV4(1, 'egress', '::1', 32)],
     ['prefix too long', () => L.encodePolicyKeyV4(1, 'egress', '1.2.3.4', 33)],
     ['v6 node IP in the v4 field', () => L.encodeEndpoint({ epId: 1, mode: 'strict', egressIsolated: false, ingressIsolated: false, allowSample: 0, nodeIp4: '::1' })],
-    ['mixed families in a ct key', () => L.encodeCtKey({ epId: 1, dir: 'egress', proto: 6, saddr: '1.2.3.4', daddr: '::1', sport: 1, dport: 2 })],
+    ['mixed families in a ct key', () => L.encodeCtKey({ epId: 1, proto: 6, podAddr: '1.2.3.4', peerAddr: '::1', podPort: 1, peerPort: 2 })],
     ['negative expiry', () => L.encodeLearnedValue(-1n)],
   ])('%s', (_name, fn) => {
     expect(fn).toThrow(L.LayoutError);

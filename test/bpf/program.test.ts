@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Datapath, TEST_IFINDEX, needRoot } from './harness.js';
 import { arpFrame, frame, ipPacket } from './packets.js';
 import type { PacketSpec } from './packets.js';
-import { decodeCounters, decodeCtKey, decodeEvent, encodeCounterKey } from '../../src/datapath/ebpf/layout.js';
+import { decodeCounters, decodeCtKey, decodeCtValue, decodeEvent, encodeCounterKey } from '../../src/datapath/ebpf/layout.js';
 import type { DirName, EndpointConfig, Rule } from '../../src/datapath/ebpf/layout.js';
 
 const EP = 7;
@@ -351,7 +351,12 @@ describe.skipIf(!needRoot)('dnsgate tc programs (BPF_PROG_TEST_RUN)', () => {
     dp.setEndpoint(TEST_IFINDEX, endpoint({}));
     expect(dp.run('egress', frame(out(tcp(1234, 80))))).toBe('allow');
     const keys = dp.maps.ct.keys().map(decodeCtKey);
-    expect(keys).toEqual([{ epId: EP, dir: 'egress', family: 4, proto: 6, saddr: POD, daddr: REMOTE, sport: 1234, dport: 80 }]);
+    expect(keys).toEqual([{ epId: EP, family: 4, proto: 6, podAddr: POD, peerAddr: REMOTE, podPort: 1234, peerPort: 80 }]);
+    const value = dp.maps.ct.lookup(dp.maps.ct.keys()[0] ?? Buffer.alloc(0));
+    expect(value && decodeCtValue(value)).toMatchObject({ dir: 'egress', reason: 'default', tier: 'none', replySeen: false });
+    expect(dp.run('ingress', frame(inn(tcp(80, 1234))))).toBe('allow');
+    const after = dp.maps.ct.lookup(dp.maps.ct.keys()[0] ?? Buffer.alloc(0));
+    expect(after && decodeCtValue(after)).toMatchObject({ dir: 'egress', replySeen: true });
   });
 
   it('events: every deny, allows only when sampled; counters per endpoint and direction', () => {

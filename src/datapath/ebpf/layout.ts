@@ -100,8 +100,8 @@ export const OFFSETS: Readonly<Record<string, Readonly<Record<string, number>>>>
   dg_rule_list: { count: 0, rules: 8 },
   dg_learned_key: { ep_id: 0, fqdn_slot: 4, family: 8, addr: 12 },
   dg_learned_value: { expires_ns: 0 },
-  dg_ct_key: { ep_id: 0, dir: 4, family: 5, proto: 6, saddr: 8, daddr: 24, sport: 40, dport: 42 },
-  dg_ct_value: { last_seen_ns: 0, rule_id: 8, tier: 12, reason: 13, flags: 14 },
+  dg_ct_key: { ep_id: 0, family: 4, proto: 5, pod_addr: 8, peer_addr: 24, pod_port: 40, peer_port: 42 },
+  dg_ct_value: { last_seen_ns: 0, rule_id: 8, tier: 12, reason: 13, flags: 14, dir: 15 },
   dg_counters: { allowed_packets: 0, denied_packets: 8, new_flows: 16, events_lost: 24 },
   dg_event: {
     ts_ns: 0, ep_id: 8, rule_id: 12, dir: 16, family: 17, proto: 18, verdict: 19, tier: 20, reason: 21,
@@ -513,56 +513,59 @@ export function monotonicNsFromEpochMs(epochMs: number, nowEpochMs: number, nowM
 
 // ---- conntrack --------------------------------------------------------------------------------
 
+/**
+ * A flow seen from the pod's side: its packets in both directions share this key. ICMP echo: the
+ * id goes in podPort when the pod sent the request, in peerPort when the peer did.
+ */
 export interface CtKey {
   epId: number;
-  dir: DirName;
   family: FamilyNumber;
   proto: number;
-  saddr: string;
-  daddr: string;
-  /** TCP/UDP/SCTP ports; ICMP echo request: sport = id, dport = 0; echo reply: 0, id. */
-  sport: number;
-  dport: number;
+  podAddr: string;
+  peerAddr: string;
+  podPort: number;
+  peerPort: number;
 }
 
-export function encodeCtKey(k: { epId: number; dir: DirName; proto: number; saddr: Addr; daddr: Addr; sport: number; dport: number }): Buffer {
-  const s = addrBytes(k.saddr, 'dg_ct_key', 'saddr');
-  const d = addrBytes(k.daddr, 'dg_ct_key', 'daddr');
-  if (s.length !== d.length) throw new LayoutError('dg_ct_key', 'daddr', k.daddr, 'saddr and daddr families differ');
+export function encodeCtKey(k: { epId: number; proto: number; podAddr: Addr; peerAddr: Addr; podPort: number; peerPort: number }): Buffer {
+  const pod = addrBytes(k.podAddr, 'dg_ct_key', 'podAddr');
+  const peer = addrBytes(k.peerAddr, 'dg_ct_key', 'peerAddr');
+  if (pod.length !== peer.length) throw new LayoutError('dg_ct_key', 'peerAddr', k.peerAddr, 'podAddr and peerAddr families differ');
   const b = Buffer.alloc(SIZE.ctKey);
   b.writeUInt32LE(checkEpId('dg_ct_key', k.epId), 0);
-  b.writeUInt8(Dir[k.dir], 4);
-  b.writeUInt8(s.length === 4 ? 4 : 6, 5);
-  b.writeUInt8(checkInt('dg_ct_key', 'proto', k.proto, U8), 6);
-  b.set(s, 8);
-  b.set(d, 24);
-  b.writeUInt16LE(checkInt('dg_ct_key', 'sport', k.sport, U16), 40);
-  b.writeUInt16LE(checkInt('dg_ct_key', 'dport', k.dport, U16), 42);
+  b.writeUInt8(pod.length === 4 ? 4 : 6, 4);
+  b.writeUInt8(checkInt('dg_ct_key', 'proto', k.proto, U8), 5);
+  b.set(pod, 8);
+  b.set(peer, 24);
+  b.writeUInt16LE(checkInt('dg_ct_key', 'podPort', k.podPort, U16), 40);
+  b.writeUInt16LE(checkInt('dg_ct_key', 'peerPort', k.peerPort, U16), 42);
   return b;
 }
 
 export function decodeCtKey(b: Buffer): CtKey {
-  const family = b.readUInt8(5);
+  const family = b.readUInt8(4);
   if (family !== 4 && family !== 6) throw new LayoutError('dg_ct_key', 'family', family, 'must be 4 or 6');
   return {
     epId: b.readUInt32LE(0),
-    dir: nameOf(Dir, b.readUInt8(4), 'dg_ct_key', 'dir'),
     family,
-    proto: b.readUInt8(6),
-    saddr: addr16(family, b.subarray(8, 24)),
-    daddr: addr16(family, b.subarray(24, 40)),
-    sport: b.readUInt16LE(40),
-    dport: b.readUInt16LE(42),
+    proto: b.readUInt8(5),
+    podAddr: addr16(family, b.subarray(8, 24)),
+    peerAddr: addr16(family, b.subarray(24, 40)),
+    podPort: b.readUInt16LE(40),
+    peerPort: b.readUInt16LE(42),
   };
 }
 
 export interface CtValue {
+  /** bpf_ktime_get_ns (CLOCK_MONOTONIC) of the flow's latest packet. */
   lastSeenNs: bigint;
   ruleId: number;
   tier: TierName;
   /** Why the flow was allowed (rule, default, nodeIp, self). */
   reason: ReasonName | 'none';
   replySeen: boolean;
+  /** Direction of the packet that opened the flow. */
+  dir: DirName;
 }
 
 export function encodeCtValue(v: CtValue): Buffer {
@@ -572,6 +575,7 @@ export function encodeCtValue(v: CtValue): Buffer {
   b.writeUInt8(Tier[v.tier], 12);
   b.writeUInt8(v.reason === 'none' ? 0 : Reason[v.reason], 13);
   b.writeUInt8(v.replySeen ? CtFlag.replySeen : 0, 14);
+  b.writeUInt8(Dir[v.dir], 15);
   return b;
 }
 
@@ -583,6 +587,7 @@ export function decodeCtValue(b: Buffer): CtValue {
     tier: nameOf(Tier, b.readUInt8(12), 'dg_ct_value', 'tier'),
     reason: reason === 0 ? 'none' : nameOf(Reason, reason, 'dg_ct_value', 'reason'),
     replySeen: (b.readUInt8(14) & CtFlag.replySeen) !== 0,
+    dir: nameOf(Dir, b.readUInt8(15), 'dg_ct_value', 'dir'),
   };
 }
 
