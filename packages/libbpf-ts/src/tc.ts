@@ -1,4 +1,5 @@
 // tc clsact hooks and direct-action BPF filters on an interface, optionally in another netns.
+import { bpfError } from './errors.js';
 import { native } from './native.js';
 import type { BpfProgram } from './program.js';
 
@@ -63,6 +64,10 @@ export function tcDetach(att: Omit<TcAttachment, 'progId'>): void {
 
 /** The id of the program attached at handle/priority, or undefined if none (or no clsact at all). */
 export function tcQuery(iface: TcInterface, direction: TcDirection, handle: number, priority: number): number | undefined {
+  // Checked here because the native call reads EINVAL as "no clsact on the device".
+  if (!(handle > 0 && priority > 0)) {
+    throw bpfError('bpf_tc_query', 'EINVAL', 'handle and priority must be non-zero', { path: `ifindex ${iface.ifindex}` });
+  }
   return native().tcQuery(iface.ifindex, direction, handle, priority, iface.netns) ?? undefined;
 }
 

@@ -144,6 +144,7 @@ describe.skipIf(!needRoot)('tc', () => {
     ['hook on a missing interface', () => tcHookCreate({ ifindex: 999_999 }), { op: 'bpf_tc_hook_create', path: 'ifindex 999999' }],
     ['attach on a missing interface', () => tcAttach({ ifindex: 999_999 }, 'egress', filter), { op: 'bpf_tc_attach' }],
     ['a missing namespace', () => tcHookCreate({ ifindex: 1, netns: 'lbts-no-such-ns' }), { op: 'bpf_tc_hook_create', code: 'ENOENT', path: '/run/netns/lbts-no-such-ns' }],
+    ['a query without handle/priority', () => tcQuery(a, 'egress', 0, 0), { op: 'bpf_tc_query', code: 'EINVAL' }],
     ['a missing interface name', () => ifIndex('lbts-nope0'), { op: 'if_nametoindex', code: 'ENODEV', path: 'lbts-nope0' }],
   ];
   it.each(errors)('%s -> typed BpfError', (_name, fn, expected) => {
