@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EXIT, InputError } from './errors.js';
 import { runExplain } from './explain.js';
 import { runLint } from './lint.js';
+import { runR53EmulatorCommand } from '../r53/command.js';
 import type { CommandOutput } from './output.js';
 import { parseAt } from './time.js';
 
@@ -31,6 +32,19 @@ export function buildProgram(emit: (out: CommandOutput) => void): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (o: { file: string[]; output: 'text' | 'json' }) => {
       emit(await runLint({ files: o.file, output: o.output }));
+    });
+
+  // Subcommands that own their argument parsing get the raw arguments.
+  program
+    .command('r53-emulator')
+    .description('Route 53 Resolver DNS Firewall emulator (test zones + firewall rules) over UDP/TCP')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+      const exitCode = await runR53EmulatorCommand(cmd.args, { stderr: (line) => void process.stderr.write(`${line}\n`) });
+      emit({ exitCode, stdout: '', stderr: '' });
     });
 
   return program;
