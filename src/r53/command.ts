@@ -125,8 +125,11 @@ export async function runR53EmulatorCommand(argv: readonly string[], io?: Comman
       stderr(`dnsgate r53-emulator: ${err.message}`);
       return 2;
     }
-    stderr(`dnsgate r53-emulator: ${(err as Error).message}`);
-    return 1;
+    // A zone or firewall file that cannot be read is bad input too; anything else (address in
+    // use, ...) is a runtime failure.
+    const errno = err as NodeJS.ErrnoException;
+    stderr(`dnsgate r53-emulator: ${errno.message}`);
+    return errno.syscall === 'open' || errno.syscall === 'read' || errno.syscall === 'scandir' ? 2 : 1;
   }
   const shown = emulator.family === 'IPv6' ? `[${emulator.address}]:${emulator.port}` : `${emulator.address}:${emulator.port}`;
   const rules = emulator.firewall.associations.reduce((n, a) => n + a.ruleGroup.rules.length, 0);
