@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 CLANG=${CLANG:-clang}
 out=${BPF_OUT:-bpf/build}
 arch_inc=/usr/include/$(uname -m)-linux-gnu
+case "$(uname -m)" in
+  x86_64) target_arch=x86 ;;
+  aarch64) target_arch=arm64 ;;
+  *) target_arch=$(uname -m) ;;
+esac
 mkdir -p "$out"
 
 shopt -s nullglob
@@ -20,11 +25,12 @@ for src in bpf/*.bpf.c; do
   [ "$stale" -eq 0 ] && continue
   echo "build-bpf: $src -> $obj"
   # shellcheck disable=SC2086
-  if ! "$CLANG" -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I "$arch_inc" \
-      ${BPF_CFLAGS:-} -c "$src" -o "$obj.tmp"; then
-    rm -f "$obj.tmp"
+  if ! "$CLANG" -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$target_arch -I bpf -I "$arch_inc" \
+      ${BPF_CFLAGS:-} -c "$src" -o "$obj.tmp.$$"; then
+    rm -f "$obj.tmp.$$"
     echo "build-bpf: FAILED to compile $src (compiler output above)" >&2
     exit 1
   fi
-  mv "$obj.tmp" "$obj"
+  # Rename is atomic, so concurrent builds (parallel test files) never see half an object.
+  mv "$obj.tmp.$$" "$obj"
 done
