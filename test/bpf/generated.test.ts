@@ -3,7 +3,7 @@
 // endpoint (noCtInsert) so every packet is judged by policy alone.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Datapath, TEST_IFINDEX, needRoot } from './harness.js';
+import { LoadedDatapath, TEST_IFINDEX, needRoot } from './harness.js';
 import { frame } from './packets.js';
 import type { PacketSpec } from './packets.js';
 import { addrBytes } from '../../src/datapath/ebpf/layout.js';
@@ -131,9 +131,9 @@ function packet(p: Pkt): Buffer {
 }
 
 describe.skipIf(!needRoot)('generated maps and packets agree with the documented algorithm', () => {
-  let dp: Datapath;
+  let dp: LoadedDatapath;
   beforeAll(() => {
-    dp = new Datapath('generated');
+    dp = new LoadedDatapath('generated');
   });
   afterAll(() => dp?.close());
 

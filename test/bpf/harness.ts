@@ -33,7 +33,7 @@ export function builtObject(name: 'dnsgate' | 'floor'): string {
   return join(REPO, 'bpf', 'build', `${name}.bpf.o`);
 }
 
-export class Datapath {
+export class LoadedDatapath {
   readonly obj: BpfObject;
   readonly pinRoot: string;
   readonly maps: Record<keyof typeof MAP, BpfMap>;

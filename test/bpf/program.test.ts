@@ -2,7 +2,7 @@
 // bpf/README.md, run as packets through BPF_PROG_TEST_RUN with maps filled through libbpf-ts.
 import { RingBuffer } from 'libbpf-ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Datapath, TEST_IFINDEX, needRoot } from './harness.js';
+import { LoadedDatapath, TEST_IFINDEX, needRoot } from './harness.js';
 import { arpFrame, frame, ipPacket } from './packets.js';
 import type { PacketSpec } from './packets.js';
 import { decodeCounters, decodeCtKey, decodeCtValue, decodeEvent, encodeCounterKey } from '../../src/datapath/ebpf/layout.js';
@@ -320,9 +320,9 @@ const cases: Case[] = [
 ];
 
 describe.skipIf(!needRoot)('dnsgate tc programs (BPF_PROG_TEST_RUN)', () => {
-  let dp: Datapath;
+  let dp: LoadedDatapath;
   beforeAll(() => {
-    dp = new Datapath('program');
+    dp = new LoadedDatapath('program');
   });
   afterAll(() => dp?.close());
   beforeEach(() => dp.reset());
