@@ -1,0 +1,189 @@
+// The cluster state as the compiler needs it, kept up to date one pod at a time: pods by key and
+// by IP, nodes by address, Services with their EndpointSlice backends, pods by named port. It
+// builds the same PodEntry/NodeEntry values as src/policy's ClusterIndex (the differential tests
+// hold the two to the same answers); ClusterIndex itself is immutable, hence this mutable twin.
+import type { ClusterState, EndpointSlice, Pod, Protocol, Service } from '../api/types.js';
+import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend } from '../policy/cluster-index.js';
+import { type IPAddress, formatIP, tryParseIP } from '../policy/ip.js';
+import type { Labels } from '../policy/selector.js';
+
+export interface ServiceView {
+  readonly key: string;
+  readonly clusterIPs: readonly IPAddress[];
+  readonly ports: readonly { name: string; protocol: Protocol; port: number }[];
+  readonly slices: readonly EndpointSlice[];
+}
+
+function podIPs(pod: Pod): IPAddress[] {
+  const texts = [...(pod.status?.podIPs ?? []).map((p) => p.ip), ...(pod.status?.podIP ? [pod.status.podIP] : [])];
+  const seen = new Map<string, IPAddress>();
+  for (const t of texts) {
+    const ip = tryParseIP(t);
+    if (ip) seen.set(formatIP(ip), ip);
+  }
+  return [...seen.values()];
+}
+
+export class ClusterView {
+  readonly pods = new Map<string, PodEntry>();
+  private readonly podByIP = new Map<string, PodEntry>();
+  readonly nodes = new Map<string, NodeEntry>();
+  private readonly nodesByIP = new Map<string, NodeEntry[]>();
+  private readonly namespaceLabelMap = new Map<string, Labels>();
+  readonly services = new Map<string, ServiceView>();
+  private readonly serviceByIP = new Map<string, ServiceView>();
+  /** Services whose EndpointSlices list an address: a pod there changes their backends. */
+  private readonly servicesBySliceIP = new Map<string, Set<ServiceView>>();
+  private readonly byNamedPort = new Map<string, Set<PodEntry>>();
+
+  constructor(state: ClusterState) {
+    for (const ns of state.namespaces) {
+      this.namespaceLabelMap.set(ns.metadata.name, { ...(ns.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.metadata.name });
+    }
+    for (const n of state.nodes) {
+      const addresses: IPAddress[] = [];
+      for (const a of n.status?.addresses ?? []) {
+        const ip = tryParseIP(a.address);
+        if (ip) addresses.push(ip);
+      }
+      const entry: NodeEntry = { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
+      this.nodes.set(entry.name, entry);
+      for (const ip of addresses) {
+        const k = formatIP(ip);
+        this.nodesByIP.set(k, [...(this.nodesByIP.get(k) ?? []), entry]);
+      }
+    }
+    for (const pod of state.pods) this.upsertPod(pod);
+    for (const svc of state.services) this.indexService(svc, state.endpointSlices);
+  }
+
+  namespaceLabels(namespace: string): Labels {
+    return this.namespaceLabelMap.get(namespace) ?? { [NAMESPACE_NAME_LABEL]: namespace };
+  }
+
+  podEntry(pod: Pod): PodEntry {
+    const namespace = pod.metadata.namespace;
+    const namedPorts = [];
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      for (const p of c.ports ?? []) if (p.name) namedPorts.push({ name: p.name, protocol: p.protocol ?? 'TCP', port: p.containerPort });
+    }
+    return {
+      key: `${namespace}/${pod.metadata.name}`,
+      namespace,
+      name: pod.metadata.name,
+      labels: pod.metadata.labels ?? {},
+      namespaceLabels: this.namespaceLabels(namespace),
+      ips: podIPs(pod),
+      hostNetwork: pod.spec.hostNetwork === true,
+      nodeName: pod.spec.nodeName ?? null,
+      namedPorts,
+      pod,
+    };
+  }
+
+  /** Adds or replaces a pod; returns the entries removed and added. */
+  upsertPod(pod: Pod): { removed: PodEntry | undefined; added: PodEntry } {
+    const added = this.podEntry(pod);
+    const removed = this.removePod(added.key);
+    this.pods.set(added.key, added);
+    if (!added.hostNetwork) for (const ip of added.ips) this.podByIP.set(formatIP(ip), added);
+    for (const np of added.namedPorts) {
+      let set = this.byNamedPort.get(np.name);
+      if (!set) this.byNamedPort.set(np.name, (set = new Set()));
+      set.add(added);
+    }
+    return { removed, added };
+  }
+
+  removePod(key: string): PodEntry | undefined {
+    const old = this.pods.get(key);
+    if (!old) return undefined;
+    this.pods.delete(key);
+    for (const ip of old.ips) {
+      const k = formatIP(ip);
+      if (this.podByIP.get(k) === old) this.podByIP.delete(k);
+    }
+    for (const np of old.namedPorts) this.byNamedPort.get(np.name)?.delete(old);
+    return old;
+  }
+
+  podAt(ip: IPAddress): PodEntry | undefined {
+    return this.podByIP.get(formatIP(ip));
+  }
+
+  /** The IPs a pod owns as a peer (host-network pods own none: their IP is the node's). */
+  ownedIPs(pod: PodEntry): IPAddress[] {
+    if (pod.hostNetwork) return [];
+    return pod.ips.filter((ip) => this.podByIP.get(formatIP(ip)) === pod);
+  }
+
+  nodesAt(ip: IPAddress): readonly NodeEntry[] {
+    return this.nodesByIP.get(formatIP(ip)) ?? [];
+  }
+
+  podsWithNamedPort(name: string): Iterable<PodEntry> {
+    return this.byNamedPort.get(name) ?? [];
+  }
+
+  servicesListing(ip: IPAddress): Iterable<ServiceView> {
+    return this.servicesBySliceIP.get(formatIP(ip)) ?? [];
+  }
+
+  /** ClusterIPs the datapath may see before translation: those no pod owns (as the evaluator). */
+  serviceClusterIPs(svc: ServiceView): IPAddress[] {
+    return svc.clusterIPs.filter((ip) => this.serviceByIP.get(formatIP(ip)) === svc && !this.podAt(ip));
+  }
+
+  private indexService(svc: Service, slicesAll: readonly EndpointSlice[]): void {
+    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
+    const clusterIPs: IPAddress[] = [];
+    for (const t of [...(svc.spec.clusterIPs ?? []), ...(svc.spec.clusterIP ? [svc.spec.clusterIP] : [])]) {
+      const ip = tryParseIP(t);
+      if (ip && !clusterIPs.some((c) => c.family === ip.family && c.value === ip.value)) clusterIPs.push(ip);
+    }
+    if (clusterIPs.length === 0) return;
+    const slices = slicesAll.filter(
+      (s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
+    );
+    const view: ServiceView = {
+      key,
+      clusterIPs,
+      ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: p.port })),
+      slices,
+    };
+    this.services.set(key, view);
+    for (const ip of clusterIPs) this.serviceByIP.set(formatIP(ip), view);
+    for (const s of slices) {
+      for (const e of s.endpoints) {
+        for (const a of e.addresses) {
+          const ip = tryParseIP(a);
+          if (!ip) continue;
+          const k = formatIP(ip);
+          let set = this.servicesBySliceIP.get(k);
+          if (!set) this.servicesBySliceIP.set(k, (set = new Set()));
+          set.add(view);
+        }
+      }
+    }
+  }
+
+  /** Backends of (protocol, service port), exactly as ClusterIndex computes them. */
+  backends(svc: ServiceView, protocol: Protocol, port: number): ServiceBackend[] {
+    const sp = svc.ports.find((p) => p.protocol === protocol && p.port === port);
+    if (!sp) return [];
+    const out: ServiceBackend[] = [];
+    for (const slice of svc.slices) {
+      const ep = (slice.ports ?? []).find((p) => (p.name ?? '') === sp.name && (p.protocol ?? 'TCP') === protocol);
+      if (!ep || ep.port === undefined) continue;
+      for (const endpoint of slice.endpoints) {
+        if (endpoint.conditions?.ready === false) continue;
+        for (const addr of endpoint.addresses) {
+          const ip = tryParseIP(addr);
+          const pod = ip ? this.podAt(ip) : undefined;
+          if (ip && pod) out.push({ pod, ip, targetPort: ep.port });
+        }
+      }
+    }
+    return out;
+  }
+}
