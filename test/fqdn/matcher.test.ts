@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DomainMatcher } from '../../src/fqdn/matcher.js';
+import { DomainMatcher, hashLabel } from '../../src/fqdn/matcher.js';
 import { patternMatchesName } from '../../src/fqdn/pattern.js';
 
 describe('DomainMatcher: tables', () => {
@@ -113,5 +113,42 @@ describe('DomainMatcher agrees with the O(patterns) reference', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+// Two different labels with the same 32-bit label hash, found by a birthday search.
+function collidingLabels(): [string, string] {
+  const seen = new Map<number, string>();
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  for (let i = 0; ; i++) {
+    let label = '';
+    for (let n = i, k = 0; k < 7; k++, n = Math.floor(n / alphabet.length)) label += alphabet[n % alphabet.length];
+    const h = hashLabel(label, 0, label.length);
+    const other = seen.get(h);
+    if (other !== undefined) return [other, label];
+    seen.set(h, label);
+  }
+}
+
+describe('DomainMatcher: hash collisions never decide a match', () => {
+  const [a, b] = collidingLabels();
+
+  it(`found colliding labels ${a} and ${b}`, () => {
+    expect(a).not.toBe(b);
+    expect(hashLabel(a, 0, a.length)).toBe(hashLabel(b, 0, b.length));
+  });
+
+  it.each<[string, [string, number][], string, number[]]>([
+    ['exact, only the other label stored', [[`${a}.example.com`, 1]], `${b}.example.com`, []],
+    ['exact, upper case', [[`${a}.example.com`, 1]], `${b.toUpperCase()}.example.com.`, []],
+    ['exact, both stored (first)', [[`${a}.example.com`, 1], [`${b}.example.com`, 2]], `${a}.example.com`, [1]],
+    ['exact, both stored (second)', [[`${a}.example.com`, 1], [`${b}.example.com`, 2]], `${b}.example.com`, [2]],
+    ['wildcard below the colliding label', [[`*.${a}.example.com`, 1], ['*.example.com', 3]], `x.${b}.example.com`, [3]],
+    ['wildcard at the colliding label', [[`*.${a}.example.com`, 1], [`*.${b}.example.com`, 2]], `x.y.${b}.example.com`, [2]],
+    ['colliding top-level label', [[`example.${a}`, 1]], `example.${b}`, []],
+  ])('%s', (_what, patterns, name, expected) => {
+    const matcher = new DomainMatcher<number>(patterns);
+    expect([...matcher.match(name)]).toEqual(expected);
+    expect([...matcher.match(name)]).toEqual(naiveMatch(patterns.map(([p]) => p), name).map((i) => patterns[i]![1]));
   });
 });
