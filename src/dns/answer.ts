@@ -2,7 +2,7 @@
 // matching the query name, walk the answer section and collect the A/AAAA records reachable from
 // the query name through CNAMEs in that same response, each with the lowest TTL along its chain.
 import { DnsWireError } from './errors.js';
-import { HEADER_LEN, MAX_NAME_WIRE, anCount, labelText, u16 } from './wire.js';
+import { HEADER_LEN, MAX_NAME_WIRE, anCount, labelText, qdCount, u16 } from './wire.js';
 
 const TYPE_A = 1;
 const TYPE_CNAME = 5;
@@ -32,6 +32,7 @@ interface RR {
  * answer section is malformed: nothing is learned from a message that does not parse.
  */
 export function learnableAddresses(resp: Uint8Array, answerStart: number, qname: string): LearnableAddress[] {
+  if (qdCount(resp) !== 1) throw new DnsWireError('qdcount', 4, 'a response to learn from has exactly one question');
   const records = readAnswers(resp, answerStart);
   const cname = new Map<string, RR>();
   for (const rr of records) if (rr.type === TYPE_CNAME && !cname.has(rr.owner)) cname.set(rr.owner, rr);
@@ -64,7 +65,17 @@ function readAnswers(buf: Uint8Array, start: number): RR[] {
   const out: RR[] = [];
   let at = start;
   const count = anCount(buf);
-  for (let i = 0; i < count; i++) {
+  // The authority and additional sections are only checked for structure: a message whose tail
+  // does not parse is not trusted for its answers either.
+  const total = count + u16(buf, 8) + u16(buf, 10);
+  for (let i = 0; i < total; i++) {
+    if (i >= count) {
+      at = readName(buf, at).next + 10;
+      if (at > buf.length) throw new DnsWireError('record', at, 'record header runs past the end');
+      at += u16(buf, at - 2);
+      if (at > buf.length) throw new DnsWireError('record', at, 'rdata runs past the end');
+      continue;
+    }
     const owner = readName(buf, at);
     at = owner.next;
     if (at + 10 > buf.length) throw new DnsWireError('answer', at, 'record header runs past the end');

@@ -130,26 +130,37 @@ export class DnsProxy {
   /** Bind every listener (UDP first; with port 0 TCP reuses the UDP port) and start sweeping. */
   async start(): Promise<readonly BoundAddress[]> {
     try {
-      for (const l of this.config.listen) {
-        const udp = new UdpServer(l.host, l.port, this.handler);
-        this.udpServers.push(udp);
-        const u = await udp.listen();
-        const tcp = new TcpServer(l.host, u.port, this.handler, {
-          idleMs: this.config.tcpIdleMs,
-          maxConnections: this.config.tcpMaxConnections,
-          maxConnectionsPerClient: this.config.tcpMaxConnectionsPerClient,
-          maxInflightPerConnection: this.config.tcpMaxInflightPerConnection,
-        });
-        this.tcpServers.push(tcp);
-        await tcp.listen();
-        this.bound.push(u);
-      }
+      for (const l of this.config.listen) this.bound.push(await this.listenOn(l.host, l.port));
     } catch (err) {
       await this.close();
       throw err;
     }
     this.sweeper.start();
     return this.bound;
+  }
+
+  private async listenOn(host: string, port: number): Promise<BoundAddress> {
+    // With port 0 the kernel picks a free UDP port, which TCP may already use: pick again.
+    for (let attempt = 0; ; attempt++) {
+      const udp = new UdpServer(host, port, this.handler);
+      const u = await udp.listen();
+      const tcp = new TcpServer(host, u.port, this.handler, {
+        idleMs: this.config.tcpIdleMs,
+        maxConnections: this.config.tcpMaxConnections,
+        maxConnectionsPerClient: this.config.tcpMaxConnectionsPerClient,
+        maxInflightPerConnection: this.config.tcpMaxInflightPerConnection,
+      });
+      try {
+        await tcp.listen();
+      } catch (err) {
+        udp.close();
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 20) continue;
+        throw err;
+      }
+      this.udpServers.push(udp);
+      this.tcpServers.push(tcp);
+      return u;
+    }
   }
 
   /** Addresses actually bound, in `listen` order. */

@@ -51,15 +51,23 @@ export class TestUpstream {
 
   async start(host = '127.0.0.1', port = 0): Promise<this> {
     this.host = host;
-    this.udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     this.spoofer = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    this.udp.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
-    await new Promise<void>((r) => this.udp.bind(port, host, () => r()));
     await new Promise<void>((r) => this.spoofer.bind(0, host, () => r()));
-    this.port = this.udp.address().port;
-    this.tcp = createServer((s) => this.onTcp(s));
-    await new Promise<void>((r) => this.tcp.listen(this.port, host, () => r()));
-    return this;
+    // UDP and TCP on the same port; a port 0 pick may be taken for TCP, so pick again.
+    for (let attempt = 0; ; attempt++) {
+      this.udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      this.udp.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
+      await new Promise<void>((r) => this.udp.bind(port, host, () => r()));
+      this.port = this.udp.address().port;
+      this.tcp = createServer((s) => this.onTcp(s));
+      const ok = await new Promise<boolean>((resolve) => {
+        this.tcp.once('error', () => resolve(false));
+        this.tcp.listen(this.port, host, () => resolve(true));
+      });
+      if (ok) return this;
+      this.udp.close();
+      if (port !== 0 || attempt > 20) throw new Error(`cannot listen on ${host}:${this.port}`);
+    }
   }
 
   get address(): string {
