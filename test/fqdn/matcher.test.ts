@@ -152,3 +152,20 @@ describe('DomainMatcher: hash collisions never decide a match', () => {
     expect([...matcher.match(name)]).toEqual(naiveMatch(patterns.map(([p]) => p), name).map((i) => patterns[i]![1]));
   });
 });
+
+describe('DomainMatcher at table sizes where probes collide and chains form', () => {
+  it('agrees with the reference on 3000 patterns sharing suffixes', () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const rnd = fc.sample(fc.array(fc.constantFrom('a', 'b', 'c', 'ab', 'ba', 'x-1', 'Q', 'com', 'net'), { minLength: 1, maxLength: 5 }), { seed, numRuns: 3500 });
+        const patterns = rnd.slice(0, 3000).map((labels, i) => (i % 3 === 0 ? `*.${labels.join('.')}` : labels.join('.')));
+        const matcher = new DomainMatcher<number>(patterns.map((p, i) => [p, i] as const));
+        for (const labels of rnd.slice(3000)) {
+          const name = labels.join('.');
+          expect([...matcher.match(name)]).toEqual(naiveMatch(patterns, name));
+        }
+      }),
+      { numRuns: 3 },
+    );
+  });
+});
