@@ -3,7 +3,7 @@
 import type { ClusterState } from '../../../src/api/types.js';
 import { type CompiledNode, type LocalPods, LearnedSet, compile, interpret } from '../../../src/compile/index.js';
 import type { Outcome } from '../../../src/compile/index.js';
-import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, formatIP } from '../../../src/policy/index.js';
+import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, InvalidFlowError, formatIP } from '../../../src/policy/index.js';
 import { resolveEndpoints } from '../../../src/policy/endpoint.js';
 
 export interface Disagreement {
@@ -45,6 +45,8 @@ export interface RunResult {
   readonly node: CompiledNode;
   readonly checked: number;
   readonly disagreements: Disagreement[];
+  /** How many directions each (verdict, tier) decided: shows the generator reaches every tier. */
+  readonly tally: Map<string, number>;
 }
 
 /**
@@ -57,8 +59,16 @@ export function runDifferential(state: ClusterState, local: LocalPods, flows: re
   const learned = LearnedSet.fromLearned(node, opts.learned);
   const disagreements: Disagreement[] = [];
   let checked = 0;
+  const tally = new Map<string, number>();
   for (const flow of flows) {
-    const v = evaluator.evaluate(flow, opts);
+    let v;
+    try {
+      v = evaluator.evaluate(flow, opts);
+    } catch (err) {
+      // Generated ends without a common IP family are not flows at all.
+      if (err instanceof InvalidFlowError) continue;
+      throw err;
+    }
     const { src, dst } = resolveEndpoints(evaluator.index, flow.from, flow.to);
     const sides = [
       { direction: 'egress' as const, local: src, remote: dst, want: v.egress },
@@ -72,10 +82,12 @@ export function runDifferential(state: ClusterState, local: LocalPods, flows: re
       const out = interpret(node, pod.key, side.direction, packet, learned, opts.now);
       const got = asEvaluator(node, out);
       const want = comparable(side.want);
+      const t = `${got.verdict}:${got.tier}${out.reason === 'rule' && node.endpoints.get(pod.key)?.[side.direction].prefixes.get(out.cidr)?.rules.find((x) => x.ruleId === out.ruleId)?.fqdn ? ':fqdn' : ''}`;
+      tally.set(t, (tally.get(t) ?? 0) + 1);
       if (got.verdict !== want.verdict || got.tier !== want.tier || got.policy !== want.policy || got.rule !== want.rule) {
         disagreements.push({ flow, direction: side.direction, evaluator: { ...want, reason: side.want.reason }, compiled: { ...out, policy: got.policy, rule: got.rule } });
       }
     }
   }
-  return { node, checked, disagreements };
+  return { node, checked, disagreements, tally };
 }
