@@ -29,7 +29,13 @@ export class Learner {
   private readonly matchers = new WeakMap<readonly DomainRuleRef[], DomainMatcher<DomainRuleRef>>();
   private readonly tails = new Map<string, Promise<void>>();
 
-  constructor(private readonly opts: LearnerOptions) {}
+  private readonly programOk;
+  private readonly programFailed;
+
+  constructor(private readonly opts: LearnerOptions) {
+    this.programOk = opts.metrics.programLatency.labels('ok');
+    this.programFailed = opts.metrics.programLatency.labels('failed');
+  }
 
   /** The pod's rules whose pattern matches `name` (normalized). */
   rulesFor(domainRules: readonly DomainRuleRef[], name: string): readonly DomainRuleRef[] {
@@ -96,11 +102,11 @@ export class Learner {
     }, Math.max(0, arrivalMs + this.opts.programTimeoutMs - this.opts.clock()));
     run.then(
       () => {
-        metrics.programLatency.labels('ok').observe((performance.now() - started) / 1000);
+        this.programOk.observe((performance.now() - started) / 1000);
         finish('programmed');
       },
       (err: unknown) => {
-        metrics.programLatency.labels('failed').observe((performance.now() - started) / 1000);
+        this.programFailed.observe((performance.now() - started) / 1000);
         const e = new ProgramError(pod, name, 'failed', err);
         this.opts.log.event('program_failed', { pod, name, entries: entries.length, err: String((err as Error)?.message ?? err), error: e.name });
         finish('failed');
@@ -112,8 +118,8 @@ export class Learner {
   private async program(entries: LearnedEntry[]): Promise<void> {
     const { store, datapath, metrics } = this.opts;
     const res = store.add(entries as readonly LearnedIP[], this.opts.clock());
-    metrics.learned.labels('added').inc(res.added.length);
-    metrics.learned.labels('refreshed').inc(res.refreshed.length);
+    if (res.added.length > 0) metrics.learned.labels('added').inc(res.added.length);
+    if (res.refreshed.length > 0) metrics.learned.labels('refreshed').inc(res.refreshed.length);
     metrics.learnedEntries.set(store.size);
     let toLearn: readonly LearnedEntry[] = entries;
     if (res.evicted.length > 0) {

@@ -61,9 +61,9 @@ export class UdpUpstreamPool {
     p.timer = setTimeout(() => this.finish(p, undefined, 'timeout'), timeoutMs);
     slot.pending.set(id, p);
     if (++slot.uses >= this.opts.maxUsesPerSocket) this.retire(slot);
-    slot.socket.send(query, upstream.port, upstream.host, (err) => {
-      if (err) this.finish(p, undefined, 'socket');
-    });
+    // No per-send callback (it costs an allocation and a tick per query): a failed send surfaces
+    // as the socket's 'error', which fails everything outstanding on it.
+    slot.socket.send(query, upstream.port, upstream.host);
   }
 
   /** Outstanding queries (for tests and gauges). */

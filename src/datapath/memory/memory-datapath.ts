@@ -27,6 +27,8 @@ export interface LearnRecord {
 export interface MemoryDatapathOptions {
   /** Clock for `decide` and `programmedAt`; defaults to `Date.now`. */
   clock?: () => number;
+  /** `learnLog` keeps at least the most recent this-many batches, at most twice that (default 10000; 0 keeps none). */
+  learnLogLimit?: number;
 }
 
 interface CompiledEntry {
@@ -48,12 +50,15 @@ export class MemoryDatapath implements Datapath {
   private learnFailures = 0;
   private allowed = 0;
   private denied = 0;
-  /** Every committed `learn` batch in order (tests compare it with the time answers left). */
+  /** Recent committed `learn` batches in order (tests compare them with the time answers left). */
   readonly learnLog: LearnRecord[] = [];
 
   constructor(options: MemoryDatapathOptions = {}) {
     this.clock = options.clock ?? Date.now;
+    this.learnLogLimit = options.learnLogLimit ?? 10_000;
   }
+
+  private readonly learnLogLimit: number;
 
   // ---- test hooks ---------------------------------------------------------------------------
 
@@ -98,7 +103,12 @@ export class MemoryDatapath implements Datapath {
       // Like the learned store, re-learning extends an expiry and never shortens it.
       byName.set(e.name, prev !== undefined && prev.expiresAt > e.expiresAt ? { ...e, expiresAt: prev.expiresAt } : e);
     }
-    this.learnLog.push({ programmedAt: this.clock(), entries });
+    if (this.learnLogLimit > 0) {
+      // Bounded so a long-running user (benchmarks, the demo) does not grow without limit;
+      // trimmed by halves so the cost per call stays constant.
+      if (this.learnLog.length >= 2 * this.learnLogLimit) this.learnLog.splice(0, this.learnLog.length - this.learnLogLimit);
+      this.learnLog.push({ programmedAt: this.clock(), entries });
+    }
   }
 
   async forget(refs: readonly LearnedRef[]): Promise<void> {
