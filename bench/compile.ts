@@ -1,0 +1,193 @@
+// bench:compile: full compilation of a 10k-pod, 1k-policy cluster for one node's 100 pods, then
+// incremental recompiles (one pod added, one policy changed) with the diff a backend would apply.
+import type { ApplicationNetworkPolicy, ClusterState, NetworkPolicy, Pod, UpstreamClusterNetworkPolicy } from '../src/api/types.js';
+import { emptyClusterState } from '../src/api/types.js';
+import { Compiler, diff, diffSize } from '../src/compile/index.js';
+import { type Headline, report } from './lib/report.js';
+import { median, percentile } from './lib/stats.js';
+import { pick, randomInt, seededRandom } from './lib/random.js';
+
+const PODS = 10_000;
+const NAMESPACES = 100;
+const NODES = 100;
+const POLICIES = 1_000;
+const SERVICES = 500;
+const rnd = seededRandom(42);
+
+function ip(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function pod(i: number, ns: number): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `p${i}`, namespace: `ns${ns}`, labels: { app: `a${i % 10}`, tier: i % 3 === 0 ? 'web' : 'db' } },
+    spec: { nodeName: `n${Math.floor(i / NAMESPACES) % NODES}`, containers: [{ name: 'c', ports: [{ name: 'web', containerPort: 8080 }] }] },
+    status: { podIP: ip(65536 + i) },
+  };
+}
+
+function networkPolicy(i: number, port = 443): NetworkPolicy {
+  const ns = `ns${i % NAMESPACES}`;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `np${i}`, namespace: ns },
+    spec: {
+      podSelector: { matchLabels: { app: `a${i % 10}` } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: { tier: 'web' } } }], ports: [{ port: 'web' }, { port: 8080 }] },
+        { from: [{ namespaceSelector: { matchLabels: { team: `t${i % 5}` } }, podSelector: { matchLabels: { app: `a${(i + 1) % 10}` } } }] },
+      ],
+      egress: [
+        { to: [{ podSelector: { matchLabels: { tier: 'db' } } }], ports: [{ protocol: 'TCP', port }] },
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '169.254.169.254/32'] } }], ports: [{ port: 443 }] },
+        { ports: [{ protocol: 'UDP', port: 53 }] },
+      ],
+    },
+  };
+}
+
+function anp(i: number): ApplicationNetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.aws/v1alpha1',
+    kind: 'ApplicationNetworkPolicy',
+    metadata: { name: `anp${i}`, namespace: `ns${i % NAMESPACES}` },
+    spec: { podSelector: { matchLabels: { app: `a${i % 10}` } }, policyTypes: ['Egress'], egress: [{ to: [{ domainNames: [`api${i}.example.com`, `*.svc${i}.example.org`] }], ports: [{ port: 443 }] }] },
+  };
+}
+
+function cnp(i: number): UpstreamClusterNetworkPolicy {
+  return {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name: `cnp${i}` },
+    spec: {
+      tier: i % 2 === 0 ? 'Admin' : 'Baseline',
+      priority: i % 7,
+      subject: { namespaces: { matchLabels: { team: `t${i % 5}` } } },
+      egress: [
+        { action: 'Deny', to: [{ networks: ['169.254.169.254/32', `172.${16 + (i % 16)}.0.0/16`] }] },
+        { action: 'Pass', to: [{ namespaces: { matchLabels: { team: `t${(i + 1) % 5}` } } }] },
+      ],
+      ingress: [{ action: 'Accept', from: [{ namespaces: { matchLabels: { team: `t${(i + 2) % 5}` } } }], protocols: [{ tcp: { destinationPort: { number: 9090 } } }] }],
+    },
+  };
+}
+
+function buildState(): ClusterState {
+  const s = emptyClusterState();
+  s.namespaces = Array.from({ length: NAMESPACES }, (_, n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}`, labels: { team: `t${n % 5}` } } }));
+  s.nodes = Array.from({ length: NODES }, (_, n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: `n${n}`, labels: {} }, status: { addresses: [{ type: 'InternalIP', address: `192.168.${n >> 8}.${n & 255}` }] } }));
+  s.pods = Array.from({ length: PODS }, (_, i) => pod(i, i % NAMESPACES));
+  const nps = Math.round(POLICIES * 0.9);
+  const anps = Math.round(POLICIES * 0.08);
+  s.networkPolicies = Array.from({ length: nps }, (_, i) => networkPolicy(i));
+  s.applicationNetworkPolicies = Array.from({ length: anps }, (_, i) => anp(i));
+  s.clusterNetworkPolicies = Array.from({ length: POLICIES - nps - anps }, (_, i) => cnp(i));
+  for (let k = 0; k < SERVICES; k++) {
+    const ns = `ns${k % NAMESPACES}`;
+    const backends = [0, 1, 2].map(() => randomInt(rnd, 0, PODS / NAMESPACES - 1) * NAMESPACES + (k % NAMESPACES));
+    s.services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc${k}`, namespace: ns }, spec: { clusterIP: `10.96.${k >> 8}.${k & 255}`, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    s.endpointSlices.push({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `svc${k}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': `svc${k}` } },
+      addressType: 'IPv4',
+      endpoints: backends.map((b) => ({ addresses: [ip(65536 + b)] })),
+      ports: [{ name: 'http', port: 8080 }],
+    });
+  }
+  return s;
+}
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const state = buildState();
+const rssBefore = process.memoryUsage().rss;
+const fullTimes: number[] = [];
+let compiler: Compiler | null = null;
+for (let round = 0; round < 3; round++) {
+  compiler = null;
+  const t = process.hrtime.bigint();
+  const c = new Compiler(state, { nodeName: 'n0' }, { mode: 'standard' });
+  c.result();
+  fullTimes.push(ms(t));
+  compiler = c;
+}
+const live = compiler as Compiler;
+let current = live.result();
+const rssAfterFull = process.memoryUsage().rss;
+const stats = { endpoints: current.endpoints.size, prefixes: 0, rules: 0, diagnostics: current.diagnostics.length };
+for (const ep of current.endpoints.values()) for (const t of [ep.egress, ep.ingress]) for (const p of t.prefixes.values()) { stats.prefixes++; stats.rules += p.rules.length; }
+
+// One pod added (a local one half the time), then removed again; each step timed with its diff.
+const podTimes: number[] = [];
+const podDiffs: number[] = [];
+for (let k = 0; k < 40; k++) {
+  const i = PODS + k;
+  const p = pod(i, randomInt(rnd, 0, NAMESPACES - 1));
+  if (k % 2 === 0) p.spec.nodeName = 'n0';
+  for (const step of ['add', 'remove'] as const) {
+    const t = process.hrtime.bigint();
+    if (step === 'add') live.upsertPod(p);
+    else live.removePod(`${p.metadata.namespace}/${p.metadata.name}`);
+    const next = live.result();
+    const d = diff(current, next);
+    podTimes.push(ms(t));
+    podDiffs.push(diffSize(d));
+    current = next;
+  }
+}
+
+// One policy changed: a NetworkPolicy's egress port, back and forth.
+const policyTimes: number[] = [];
+const policyDiffs: number[] = [];
+for (let k = 0; k < 40; k++) {
+  const i = pick(rnd, Array.from({ length: 900 }, (_, j) => j));
+  const t = process.hrtime.bigint();
+  live.upsertPolicy(networkPolicy(i, k % 2 === 0 ? 8443 : 443));
+  const next = live.result();
+  const d = diff(current, next);
+  policyTimes.push(ms(t));
+  policyDiffs.push(diffSize(d));
+  current = next;
+}
+const rssPeak = Math.max(rssAfterFull, process.memoryUsage().rss);
+
+const full = median(fullTimes);
+const podMedian = median(podTimes);
+const policyMedian = median(policyTimes);
+const rssMB = rssPeak / 1024 / 1024;
+const headline: Headline = { metric: 'one pod added/removed, median ms', value: podMedian, goal: 5, better: 'lower' };
+const goals: Headline[] = [
+  { metric: 'full compile ms (median of 3)', value: full, goal: 2000, better: 'lower' },
+  { metric: 'one policy changed, median ms', value: policyMedian, goal: 5, better: 'lower' },
+  { metric: 'RSS MB (peak)', value: rssMB, goal: 300, better: 'lower' },
+];
+report({
+  benchmark: 'compile',
+  headline,
+  goals,
+  results: {
+    pods: PODS, policies: POLICIES, namespaces: NAMESPACES, nodes: NODES, services: SERVICES, localEndpoints: stats.endpoints,
+    prefixes: stats.prefixes, rules: stats.rules, diagnostics: stats.diagnostics,
+    fullCompileMs: fullTimes, podChangeMs: { median: podMedian, p90: percentile(podTimes, 90), max: Math.max(...podTimes) },
+    podChangeDiffEntries: { median: median(podDiffs), max: Math.max(...podDiffs) },
+    policyChangeMs: { median: policyMedian, p90: percentile(policyTimes, 90), max: Math.max(...policyTimes) },
+    policyChangeDiffEntries: { median: median(policyDiffs), max: Math.max(...policyDiffs) },
+    rssBeforeMB: rssBefore / 1024 / 1024, rssAfterFullMB: rssAfterFull / 1024 / 1024, rssPeakMB: rssMB,
+  },
+  rows: [
+    { label: 'local endpoints / prefixes / rules', value: `${stats.endpoints} / ${stats.prefixes} / ${stats.rules}` },
+    { label: 'full compile ms (3 runs)', value: fullTimes.map((x) => x.toFixed(0)).join(', ') },
+    { label: 'pod change ms median / p90 / max', value: `${podMedian.toFixed(2)} / ${percentile(podTimes, 90).toFixed(2)} / ${Math.max(...podTimes).toFixed(2)}` },
+    { label: 'policy change ms median / p90 / max', value: `${policyMedian.toFixed(2)} / ${percentile(policyTimes, 90).toFixed(2)} / ${Math.max(...policyTimes).toFixed(2)}` },
+    { label: 'diff entries per pod / policy change (median)', value: `${median(podDiffs)} / ${median(policyDiffs)}` },
+    { label: 'RSS MB peak', value: rssMB.toFixed(0) },
+  ],
+});
