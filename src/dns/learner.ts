@@ -28,6 +28,12 @@ const noop = (): void => {};
 export class Learner {
   private readonly matchers = new WeakMap<readonly DomainRuleRef[], DomainMatcher<DomainRuleRef>>();
   private readonly tails = new Map<string, Promise<void>>();
+  private heldCount = 0;
+
+  /** Answers currently waiting for the datapath. */
+  get held(): number {
+    return this.heldCount;
+  }
 
   private readonly programOk;
   private readonly programFailed;
@@ -77,8 +83,7 @@ export class Learner {
       rules,
     }));
 
-    const { metrics } = this.opts;
-    metrics.held.inc();
+    this.heldCount++;
     const started = performance.now();
     const key = `${pod}\u0000${name}`;
     const run = (this.tails.get(key) ?? settled).then(() => this.program(entries));
@@ -93,7 +98,7 @@ export class Learner {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      metrics.held.dec();
+      this.heldCount--;
       done(outcome);
     };
     const timer = setTimeout(() => {
@@ -120,7 +125,6 @@ export class Learner {
     const res = store.add(entries as readonly LearnedIP[], this.opts.clock());
     if (res.added.length > 0) metrics.learned.labels('added').inc(res.added.length);
     if (res.refreshed.length > 0) metrics.learned.labels('refreshed').inc(res.refreshed.length);
-    metrics.learnedEntries.set(store.size);
     let toLearn: readonly LearnedEntry[] = entries;
     if (res.evicted.length > 0) {
       metrics.evictions.labels('cap').inc(res.evicted.length);

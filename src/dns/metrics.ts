@@ -18,8 +18,17 @@ export type QueryResult =
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Current values read at scrape time, so the query path does not update gauges. */
+export interface GaugeSources {
+  inflight(): number;
+  held(): number;
+  learnedEntries(): number;
+}
+
 export class DnsMetrics {
   readonly registry: Registry;
+  /** Replaced by the proxy once its parts exist. */
+  sources: GaugeSources = { inflight: () => 0, held: () => 0, learnedEntries: () => 0 };
   readonly queries: Counter<'transport' | 'result'>;
   readonly upstreamLatency: Histogram<'transport' | 'outcome'>;
   readonly upstreamFailures: Counter<'upstream' | 'reason'>;
@@ -60,14 +69,29 @@ export class DnsMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.held = new Gauge({ name: 'dnsgate_dns_held_answers', help: 'Answers waiting for the datapath', registers });
+    const sources = (): GaugeSources => this.sources;
+    this.held = new Gauge({
+      name: 'dnsgate_dns_held_answers',
+      help: 'Answers waiting for the datapath',
+      registers,
+      collect() {
+        this.set(sources().held());
+      },
+    });
     this.learned = new Counter({
       name: 'dnsgate_dns_learned_total',
       help: 'Learned (pod, name, ip) entries by kind (added, refreshed)',
       labelNames: ['kind'],
       registers,
     });
-    this.learnedEntries = new Gauge({ name: 'dnsgate_dns_learned_entries', help: 'Learned entries currently stored', registers });
+    this.learnedEntries = new Gauge({
+      name: 'dnsgate_dns_learned_entries',
+      help: 'Learned entries currently stored',
+      registers,
+      collect() {
+        this.set(sources().learnedEntries());
+      },
+    });
     this.evictions = new Counter({
       name: 'dnsgate_dns_learned_removed_total',
       help: 'Learned entries removed, by reason (cap, expired, pod)',
@@ -80,7 +104,14 @@ export class DnsMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.inflight = new Gauge({ name: 'dnsgate_dns_inflight', help: 'Client queries in flight', registers });
+    this.inflight = new Gauge({
+      name: 'dnsgate_dns_inflight',
+      help: 'Client queries in flight',
+      registers,
+      collect() {
+        this.set(sources().inflight());
+      },
+    });
   }
 
   private readonly queryChildren = new Map<string, Counter.Internal>();

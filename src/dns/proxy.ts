@@ -43,6 +43,7 @@ export class DnsProxy {
   readonly udpPool: UdpUpstreamPool;
   readonly tcpPool: TcpUpstreamPool;
   private readonly handler: QueryHandler;
+  private readonly datapath: Datapath;
   private readonly udpServers: UdpServer[] = [];
   private readonly tcpServers: TcpServer[] = [];
   private bound: BoundAddress[] = [];
@@ -54,6 +55,7 @@ export class DnsProxy {
     if (cfg.listen.length === 0) throw new DnsConfigError('listen', 'at least one listen address is required');
     const upstreams = cfg.upstreams.map(parseUpstream);
     const clock = deps.clock ?? Date.now;
+    this.datapath = deps.datapath;
     const logger = deps.logger ?? pino({ name: 'dnsgate-dns' });
     const log = new EventLog(logger, cfg.logLinesPerSecond, clock);
     this.metrics = new DnsMetrics(deps.registry);
@@ -116,6 +118,9 @@ export class DnsProxy {
       maxInflightPerClient: cfg.maxInflightPerClient,
       clock,
     });
+    const store = this.store;
+    const handler = this.handler;
+    metrics.sources = { inflight: () => handler.inFlight, held: () => learner.held, learnedEntries: () => store.size };
     this.sweeper = new Sweeper({
       store: this.store,
       datapath: deps.datapath,
@@ -161,6 +166,19 @@ export class DnsProxy {
       this.tcpServers.push(tcp);
       return u;
     }
+  }
+
+  /**
+   * A pod is gone: drop everything it learned from the store and the datapath. Returns how many
+   * entries were removed. (Learning still in flight for it lands in the store and is swept.)
+   */
+  async forgetPod(pod: string): Promise<number> {
+    const removed = this.store.removePod(pod);
+    if (removed.length > 0) {
+      this.metrics.evictions.labels('pod').inc(removed.length);
+      await this.datapath.forget(removed);
+    }
+    return removed.length;
   }
 
   /** Addresses actually bound, in `listen` order. */

@@ -90,14 +90,12 @@ export class QueryHandler {
 
     this.inflight++;
     this.perClient.set(client, mine + 1);
-    metrics.inflight.inc();
     const clientId = messageId(msg);
     const finish = (result: QueryResult, reply: Buffer): void => {
       this.inflight--;
       const left = (this.perClient.get(client) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(client);
       else this.perClient.set(client, left);
-      metrics.inflight.dec();
       metrics.query(transport, result);
       done(reply);
     };

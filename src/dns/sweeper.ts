@@ -37,7 +37,6 @@ export class Sweeper {
     const expired = store.sweep(now, this.opts.maxWork);
     if (expired.length === 0) return 0;
     metrics.evictions.labels('expired').inc(expired.length);
-    metrics.learnedEntries.set(store.size);
     try {
       await datapath.forget(expired);
     } catch (err) {

@@ -1,7 +1,9 @@
 // Upstream queries over UDP from a pool of sockets (RFC 5452): every query gets a fresh random ID
 // on a randomly chosen socket, and sockets are replaced after a number of uses so the source port
-// keeps changing. A datagram is accepted only when it comes from the exact upstream address and
-// port, carries an outstanding ID on that socket, and repeats the query's question.
+// keeps changing. Each socket is connected to one upstream, so the kernel already discards
+// datagrams from any other source (and skips a route lookup per send). A datagram is accepted only
+// when it comes from the exact upstream address and port, carries an outstanding ID on that
+// socket, and repeats the query's question.
 import { createSocket, type Socket } from 'node:dgram';
 import type { UpstreamAddr } from './upstream-addr.js';
 import type { RandomSource } from './random.js';
@@ -14,7 +16,7 @@ export type SendFailure = 'timeout' | 'closed' | 'socket' | 'busy' | 'shutdown';
 export type UpstreamCallback = (resp: Buffer | undefined, failure: SendFailure | undefined) => void;
 
 export interface UdpPoolOptions {
-  /** Sockets per address family. */
+  /** Sockets per upstream. */
   readonly sockets: number;
   /** A socket takes no new queries after this many and closes once its last answer is in. */
   readonly maxUsesPerSocket: number;
@@ -36,13 +38,15 @@ interface Pending {
 
 interface Slot {
   readonly socket: Socket;
+  /** Datagrams sent before the socket finished connecting. */
+  queue: Buffer[] | undefined;
   readonly pending: Map<number, Pending>;
   uses: number;
   retired: boolean;
 }
 
 export class UdpUpstreamPool {
-  private readonly slots: { 4: Slot[]; 6: Slot[] } = { 4: [], 6: [] };
+  private readonly slots = new Map<string, Slot[]>();
   /** Every open socket, including retired ones still waiting for answers. */
   private readonly live = new Set<Slot>();
   private closed = false;
@@ -52,7 +56,7 @@ export class UdpUpstreamPool {
   /** Send `query` (its ID is overwritten) to `upstream`; `cb` runs exactly once. */
   send(upstream: UpstreamAddr, query: Buffer, q: Question, timeoutMs: number, cb: UpstreamCallback): void {
     if (this.closed) return cb(undefined, 'shutdown');
-    const slot = this.pickSlot(upstream.family);
+    const slot = this.pickSlot(upstream);
     if (slot.pending.size >= this.opts.maxPendingPerSocket) return cb(undefined, 'busy');
     let id = this.opts.random.u16();
     while (slot.pending.has(id)) id = this.opts.random.u16();
@@ -63,7 +67,8 @@ export class UdpUpstreamPool {
     if (++slot.uses >= this.opts.maxUsesPerSocket) this.retire(slot);
     // No per-send callback (it costs an allocation and a tick per query): a failed send surfaces
     // as the socket's 'error', which fails everything outstanding on it.
-    slot.socket.send(query, upstream.port, upstream.host);
+    if (slot.queue !== undefined) slot.queue.push(query);
+    else slot.socket.send(query);
   }
 
   /** Outstanding queries (for tests and gauges). */
@@ -92,24 +97,24 @@ export class UdpUpstreamPool {
       for (const p of [...slot.pending.values()]) this.finish(p, undefined, 'shutdown');
       this.closeSlot(slot);
     }
-    this.slots[4] = [];
-    this.slots[6] = [];
+    this.slots.clear();
   }
 
-  private pickSlot(family: 4 | 6): Slot {
-    const list = this.slots[family];
+  private pickSlot(upstream: UpstreamAddr): Slot {
+    let list = this.slots.get(upstream.label);
+    if (list === undefined) this.slots.set(upstream.label, (list = []));
     const i = this.opts.random.below(this.opts.sockets);
     let slot = list[i];
     if (slot === undefined || slot.retired) {
-      slot = this.openSlot(family);
+      slot = this.openSlot(upstream);
       list[i] = slot;
     }
     return slot;
   }
 
-  private openSlot(family: 4 | 6): Slot {
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-    const slot: Slot = { socket, pending: new Map(), uses: 0, retired: false };
+  private openSlot(upstream: UpstreamAddr): Slot {
+    const socket = createSocket({ type: upstream.family === 6 ? 'udp6' : 'udp4' });
+    const slot: Slot = { socket, queue: [], pending: new Map(), uses: 0, retired: false };
     this.live.add(slot);
     socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo.address, rinfo.port));
     socket.on('error', () => {
@@ -125,6 +130,12 @@ export class UdpUpstreamPool {
     });
     // An explicit bind to port 0 lets the kernel choose a fresh random ephemeral port.
     socket.bind(0);
+    socket.connect(upstream.port, upstream.host, () => {
+      const queued = slot.queue ?? [];
+      slot.queue = undefined;
+      if (!this.live.has(slot)) return;
+      for (const b of queued) socket.send(b);
+    });
     return slot;
   }
 

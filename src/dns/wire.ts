@@ -127,13 +127,45 @@ export function copyQuestionName(query: Uint8Array, q: Question, resp: Uint8Arra
   for (let i = HEADER_LEN; i < q.nameEnd; i++) resp[i] = query[i] ?? 0;
 }
 
+const TYPE_OPT = 41;
+/** The UDP payload size the proxy advertises in its own replies (the DNS Flag Day 2020 value). */
+export const REPLY_UDP_SIZE = 1232;
+
+/**
+ * Offset of the query's OPT pseudo-record (RFC 6891) after the question, or -1 when there is none
+ * or the records do not parse (the reply then simply carries no OPT).
+ */
+export function findOpt(buf: Uint8Array, q: Question): number {
+  let at = q.end;
+  const records = u16(buf, 6) + u16(buf, 8) + u16(buf, 10);
+  for (let i = 0; i < records; i++) {
+    const start = at;
+    for (;;) {
+      const len = buf[at];
+      if (len === undefined) return -1;
+      if ((len & 0xc0) === 0xc0) {
+        at += 2;
+        break;
+      }
+      at += 1 + len;
+      if (len === 0) break;
+    }
+    if (at + 10 > buf.length) return -1;
+    if (u16(buf, at) === TYPE_OPT) return start;
+    at += 10 + u16(buf, at + 8);
+  }
+  return -1;
+}
+
 /**
  * A response to `query` made by the proxy itself (FORMERR, SERVFAIL, REFUSED, NXDOMAIN, NOTIMP):
- * the header with the query's ID, opcode, RD and CD, plus the question when it could be read.
+ * the header with the query's ID, opcode, RD and CD, plus the question when it could be read, plus
+ * an OPT record (RFC 6891 section 7: answer EDNS with EDNS) when the query had one.
  */
 export function makeReply(query: Uint8Array, q: Question | undefined, rcode: number): Buffer {
   const len = q === undefined ? HEADER_LEN : q.end;
-  const out = Buffer.alloc(len);
+  const opt = q === undefined ? -1 : findOpt(query, q);
+  const out = Buffer.alloc(len + (opt < 0 ? 0 : 11));
   out.set(query.subarray(0, len));
   const flags = flagsOf(query);
   const keep = flags & (0x7800 | RD | CD);
@@ -142,6 +174,20 @@ export function makeReply(query: Uint8Array, q: Question | undefined, rcode: num
   out[3] = outFlags & 0xff;
   out.writeUInt16BE(q === undefined ? 0 : 1, 4);
   out.writeUInt32BE(0, 6);
-  out.writeUInt16BE(0, 10);
+  out.writeUInt16BE(opt < 0 ? 0 : 1, 10);
+  if (opt >= 0) {
+    // Root name, type OPT, our UDP size, extended rcode 0, version 0, the query's DO bit, no options.
+    let nameEnd = opt;
+    while ((query[nameEnd] ?? 0) !== 0 && ((query[nameEnd] ?? 0) & 0xc0) !== 0xc0) nameEnd += 1 + (query[nameEnd] ?? 0);
+    const ttlAt = nameEnd + ((query[nameEnd] ?? 0) === 0 ? 1 : 2) + 4;
+    out[len] = 0;
+    out.writeUInt16BE(TYPE_OPT, len + 1);
+    out.writeUInt16BE(REPLY_UDP_SIZE, len + 3);
+    out[len + 5] = 0;
+    out[len + 6] = 0;
+    out[len + 7] = (query[ttlAt + 2] ?? 0) & 0x80;
+    out[len + 8] = 0;
+    out.writeUInt16BE(0, len + 9);
+  }
   return out;
 }

@@ -1,5 +1,6 @@
 // Forwarding behaviour with real clients (dig, raw UDP/TCP) against a real upstream on loopback.
 import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { dig, tcpQueries, udpQuery } from './helpers/client.js';
@@ -140,7 +141,12 @@ describe('RFC 5452: IDs and ports', () => {
     const decoded = dnsPacket.decode(reply!);
     expect(decoded.answers?.map((a) => (a as { data?: unknown }).data)).toEqual(['192.0.2.50']);
     const drops = await f.proxy.metrics.spoofDrops.get();
-    const reason = { id: 'unknown_id', question: 'wrong_question', source: 'wrong_source' }[spoof];
+    if (spoof === 'source') {
+      // Upstream sockets are connected: the kernel discards other sources before the proxy sees them.
+      expect(drops.values.reduce((n, v) => n + v.value, 0)).toBe(0);
+      return;
+    }
+    const reason = { id: 'unknown_id', question: 'wrong_question' }[spoof];
     expect(drops.values.find((v) => v.labels.reason === reason)?.value).toBe(1);
     expect(f.logs.some((l) => l.event === 'spoof_drop')).toBe(true);
   });
@@ -241,6 +247,52 @@ describe('failures and limits', () => {
     expect(d.flags! & 0xf).toBe(2);
     expect(d.questions?.[0]?.name).toBe('x.example.test');
     expect(f.upstream.received).toHaveLength(2);
+  });
+
+  it('an upstream port that is closed fails over at once (ICMP on the connected socket), not after the timeout', async () => {
+    const probe = createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    const closedPort = probe.address().port;
+    probe.close();
+    const live = await new TestUpstream().start();
+    live.set('icmp.example.test', { a: ['192.0.2.8'] });
+    const f = await fixture({ upstreamTimeoutMs: 2000, upstreams: [`127.0.0.1:${closedPort}`, live.address] }, [live]);
+    const started = Date.now();
+    const reply = await udpQuery(f.port, query('icmp.example.test', 'A', 3));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((dnsPacket.decode(reply!).answers?.[0] as { data?: string }).data).toBe('192.0.2.8');
+  });
+
+  it.each([
+    ['EDNS with DO', 1232, true],
+    ['EDNS', 4096, false],
+    ['no EDNS', undefined, false],
+  ])('SERVFAIL to a query with %s answers EDNS with EDNS', async (_l, edns, dnssecOk) => {
+    const f = await fixture({ upstreamTimeoutMs: 100, upstreamAttempts: 1 });
+    f.upstream.set('dead.example.test', { drop: true });
+    const q = dnsPacket.encode({
+      id: 12,
+      type: 'query',
+      flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ name: 'dead.example.test', type: 'A', class: 'IN' }],
+      additionals:
+        edns === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: edns, flags: dnssecOk ? dnsPacket.DNSSEC_OK : 0, options: [] } as unknown as dnsPacket.Answer],
+    });
+    const reply = await udpQuery(f.port, q);
+    const d = dnsPacket.decode(reply!);
+    expect(d.flags! & 0xf).toBe(2);
+    const opt = d.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number; flags?: number } | undefined;
+    if (edns === undefined) {
+      expect(opt).toBeUndefined();
+    } else {
+      expect(opt?.udpPayloadSize).toBe(1232);
+      expect(((opt?.flags ?? 0) & dnsPacket.DNSSEC_OK) !== 0).toBe(dnssecOk);
+    }
+    if (edns !== undefined) {
+      const [r] = await dig(f.port, [`+bufsize=${edns}`, 'dead.example.test']);
+      expect(r!.status).toBe('SERVFAIL');
+      expect(r!.stdout).toContain('OPT PSEUDOSECTION');
+    }
   });
 
   it('a slow upstream within the timeout is waited for', async () => {

@@ -261,6 +261,22 @@ describe('queryFilter', () => {
   });
 });
 
+describe('pod removal', () => {
+  it('forgetPod drops everything the pod learned, in store and datapath, and nothing of other pods', async () => {
+    const f = await fixture();
+    f.upstream.set('a.example.test', { a: ['192.0.2.1', '192.0.2.2'] });
+    f.upstream.set('b.other.test', { a: ['192.0.2.3'] });
+    await digFrom(f, POD_A.ip, 'a.example.test');
+    await digFrom(f, POD_B.ip, 'b.other.test');
+    expect(await f.proxy.forgetPod(POD_A.pod)).toBe(2);
+    expect(f.datapath.learnedOf(POD_A.pod)).toEqual([]);
+    expect(f.datapath.learnedOf(POD_B.pod).map((e) => e.ip)).toEqual(['192.0.2.3']);
+    expect(f.proxy.store.size).toBe(1);
+    const gauge = await f.proxy.metrics.learnedEntries.get();
+    expect(gauge.values[0]!.value).toBe(1);
+  });
+});
+
 describe('sweeper', () => {
   it('removes expired learning from store and datapath with bounded work per tick', async () => {
     const f = await fixture({ sweepMaxWork: 2 });

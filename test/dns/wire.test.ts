@@ -1,0 +1,156 @@
+// The cheap message readers and writers of the query path, on tables and generated input.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as dnsPacket from 'dns-packet';
+import { ipv6Text, readName } from '../../src/dns/answer.js';
+import { DnsWireError } from '../../src/dns/errors.js';
+import { underSuffix } from '../../src/dns/query-filter.js';
+import { RandomSource } from '../../src/dns/random.js';
+import { FrameReader, frame } from '../../src/dns/tcp-framing.js';
+import { parseUpstream } from '../../src/dns/upstream-addr.js';
+import { copyQuestionName, makeReply, readQuestion, sameQuestion } from '../../src/dns/wire.js';
+
+const q = (name: string, type: dnsPacket.RecordType = 'A'): Buffer =>
+  dnsPacket.encode({ id: 1, type: 'query', questions: [{ name, type, class: 'IN' }] });
+
+describe('readQuestion', () => {
+  it.each([
+    ['Www.Example.COM', 'www.example.com'],
+    ['a-b_c.example', 'a-b_c.example'],
+    ['.', ''],
+  ])('%s reads as %s', (name, expected) => {
+    const msg = q(name);
+    const got = readQuestion(msg);
+    expect(got.name).toBe(expected);
+    expect(got.end).toBe(msg.length);
+    expect(got.qtype).toBe(1);
+    expect(got.qclass).toBe(1);
+  });
+
+  it.each([
+    ['a dot inside a label', Buffer.from([3, 0x61, 0x2e, 0x62, 3, 0x63, 0x6f, 0x6d, 0]), 'a\\046b.com'],
+    ['a star label', Buffer.from([1, 0x2a, 3, 0x63, 0x6f, 0x6d, 0]), '\\042.com'],
+    ['a space and a high byte', Buffer.from([2, 0x20, 0xff, 0]), '\\032\\255'],
+  ])('escapes %s so it can never match a pattern', (_l, wireName, expected) => {
+    const msg = Buffer.concat([q('x').subarray(0, 12), wireName, Buffer.from([0, 1, 0, 1])]);
+    expect(readQuestion(msg).name).toBe(expected);
+  });
+
+  it('rejects names longer than 255 bytes', () => {
+    const long = Buffer.concat([...Array.from({ length: 5 }, () => Buffer.from([63, ...Buffer.alloc(63, 0x61)])), Buffer.from([0, 0, 1, 0, 1])]);
+    expect(() => readQuestion(Buffer.concat([q('x').subarray(0, 12), long]))).toThrow(DnsWireError);
+  });
+});
+
+describe('sameQuestion / copyQuestionName', () => {
+  it('matches case-insensitively and restores the client case', () => {
+    const query = q('MiXeD.example.COM');
+    const resp = Buffer.from(q('mixed.EXAMPLE.com'));
+    const parsed = readQuestion(query);
+    expect(sameQuestion(query, parsed, resp)).toBe(true);
+    copyQuestionName(query, parsed, resp);
+    expect(resp.subarray(12).equals(query.subarray(12))).toBe(true);
+  });
+
+  it.each([
+    ['another name', q('other.example.com')],
+    ['another type', q('mixed.example.com', 'AAAA')],
+    ['a shorter message', q('mixed.example.com').subarray(0, 20)],
+  ])('rejects %s', (_l, resp) => {
+    const query = q('mixed.example.com');
+    expect(sameQuestion(query, readQuestion(query), resp)).toBe(false);
+  });
+});
+
+describe('makeReply', () => {
+  it('keeps ID, opcode, RD, CD and the question; sets QR, RA and the rcode', () => {
+    const query = dnsPacket.encode({ id: 0xabcd, type: 'query', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.CHECKING_DISABLED, questions: [{ name: 'x.test', type: 'MX', class: 'IN' }] });
+    const d = dnsPacket.decode(makeReply(query, readQuestion(query), 5));
+    expect(d.id).toBe(0xabcd);
+    expect(d.type).toBe('response');
+    expect(d.flag_rd && d.flag_cd && d.flag_ra).toBe(true);
+    expect(d.flags! & 0xf).toBe(5);
+    expect(d.questions).toEqual([{ name: 'x.test', type: 'MX', class: 'IN' }]);
+    expect(d.answers).toEqual([]);
+  });
+});
+
+describe('answer helpers', () => {
+  it('ipv6Text is the RFC 5952 form (as WHATWG URL prints it)', () =>
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(0), fc.nat(0xffff)), { minLength: 8, maxLength: 8 }), (groups) => {
+        const buf = Buffer.alloc(16);
+        groups.forEach((g, i) => buf.writeUInt16BE(g, 2 * i));
+        const full = groups.map((g) => g.toString(16)).join(':');
+        const url = new URL(`http://[${full}]/`).hostname.slice(1, -1);
+        // URL prints an IPv4-mapped address the same way (hex groups), so the forms coincide.
+        expect(ipv6Text(buf, 0)).toBe(url);
+      }),
+      { numRuns: 5000 },
+    ));
+
+  it('readName follows backward pointers and refuses loops', () => {
+    const msg = Buffer.concat([Buffer.alloc(12), Buffer.from([3, 0x77, 0x77, 0x77, 0xc0, 0x14]), Buffer.from([0, 0]), Buffer.from([4, 0x74, 0x65, 0x73, 0x74, 0])]);
+    // 0x14 = 20 points forward: refused.
+    expect(() => readName(msg, 12)).toThrow(DnsWireError);
+    const ok = Buffer.concat([Buffer.alloc(12), Buffer.from([4, 0x74, 0x65, 0x73, 0x74, 0]), Buffer.from([3, 0x57, 0x57, 0x57, 0xc0, 0x0c])]);
+    expect(readName(ok, 18)).toEqual({ name: 'www.test', next: 24 });
+    const loop = Buffer.concat([Buffer.alloc(12), Buffer.from([0xc0, 0x0c])]);
+    expect(() => readName(loop, 12)).toThrow(DnsWireError);
+  });
+});
+
+describe('tcp framing', () => {
+  it('reassembles the same messages however the stream is split', () =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 50 }),
+        (msgs, cuts) => {
+          const stream = Buffer.concat(msgs.map((m) => frame(m)));
+          const reader = new FrameReader();
+          const got: Buffer[] = [];
+          let at = 0;
+          for (let i = 0; at < stream.length; i++) {
+            const n = cuts[i % cuts.length]!;
+            got.push(...reader.push(stream.subarray(at, at + n)));
+            at += n;
+          }
+          expect(got.map((b) => [...b])).toEqual(msgs.map((m) => [...m]));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
+    ));
+});
+
+describe('small helpers', () => {
+  it.each([
+    ['cluster.local', true],
+    ['a.b.svc.cluster.local', true],
+    ['evilcluster.local', false],
+    ['cluster.local.evil', false],
+    ['local', false],
+  ])('underSuffix(%s, [cluster.local]) = %s', (name, expected) => {
+    expect(underSuffix(name, ['cluster.local'])).toBe(expected);
+  });
+
+  it.each([
+    ['10.0.0.2', '10.0.0.2:53'],
+    ['10.0.0.2:5353', '10.0.0.2:5353'],
+    ['::1', '[::1]:53'],
+    ['[0:0::1]:5300', '[::1]:5300'],
+  ])('parseUpstream(%s) -> %s', (text, label) => {
+    expect(parseUpstream(text).label).toBe(label);
+  });
+
+  it.each(['example.com', '10.0.0.1:0', '10.0.0.1:70000', '[::1'])('parseUpstream rejects %s', (text) => {
+    expect(() => parseUpstream(text)).toThrow();
+  });
+
+  it('RandomSource.below is unbiased enough and in range', () => {
+    const r = new RandomSource();
+    const counts = new Array<number>(6).fill(0);
+    for (let i = 0; i < 60_000; i++) counts[r.below(6)]!++;
+    for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(600);
+  });
+});
