@@ -1,5 +1,6 @@
 // Proxy configuration with its defaults. Every limit has a default so `{ upstreams }` suffices.
-import { DEFAULT_LEARNED_LIMITS, DEFAULT_TTL_BOUNDS, type LearnedLimits, type TTLBounds } from '../fqdn/index.js';
+import { DEFAULT_LEARNED_LIMITS, DEFAULT_TTL_BOUNDS, learnedExpiry, type LearnedLimits, type TTLBounds } from '../fqdn/index.js';
+import { DnsConfigError } from './errors.js';
 import type { QueryFilterMode } from './query-filter.js';
 
 export interface ListenAddress {
@@ -73,6 +74,43 @@ export const DEFAULT_DNS_PROXY_CONFIG: Omit<DnsProxyConfig, 'upstreams'> = {
 
 export type DnsProxyConfigInput = Partial<DnsProxyConfig> & Pick<DnsProxyConfig, 'upstreams'>;
 
+/** Defaults filled in and every field checked, so nothing on the query path can trip over config. */
 export function resolveConfig(input: DnsProxyConfigInput): DnsProxyConfig {
-  return { ...DEFAULT_DNS_PROXY_CONFIG, ...input };
+  const cfg: DnsProxyConfig = { ...DEFAULT_DNS_PROXY_CONFIG, ...input };
+  const positive: (keyof DnsProxyConfig)[] = [
+    'upstreamTimeoutMs',
+    'upstreamAttempts',
+    'upstreamFailuresBeforeCooldown',
+    'udpSockets',
+    'udpMaxUsesPerSocket',
+    'udpMaxPendingPerSocket',
+    'tcpUpstreamConnections',
+    'tcpUpstreamMaxPending',
+    'tcpUpstreamIdleMs',
+    'tcpIdleMs',
+    'tcpMaxConnections',
+    'tcpMaxConnectionsPerClient',
+    'tcpMaxInflightPerConnection',
+    'maxInflight',
+    'maxInflightPerClient',
+    'programTimeoutMs',
+    'sweepIntervalMs',
+    'sweepMaxWork',
+    'logLinesPerSecond',
+  ];
+  for (const k of positive) {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new DnsConfigError(k, `must be an integer >= 1, got ${String(v)}`);
+  }
+  if (cfg.udpSockets > 65536) throw new DnsConfigError('udpSockets', 'at most 65536');
+  if (!['off', 'refuse', 'nxdomain'].includes(cfg.queryFilter)) throw new DnsConfigError('queryFilter', `must be off, refuse or nxdomain, got ${String(cfg.queryFilter)}`);
+  try {
+    learnedExpiry(0, 0, cfg.ttlBounds);
+  } catch (err) {
+    throw new DnsConfigError('ttlBounds', (err as Error).message);
+  }
+  for (const l of cfg.listen) {
+    if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) throw new DnsConfigError('listen', `bad port ${l.port}`);
+  }
+  return cfg;
 }

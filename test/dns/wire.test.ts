@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as dnsPacket from 'dns-packet';
 import { ipv6Text, readName } from '../../src/dns/answer.js';
-import { DnsWireError } from '../../src/dns/errors.js';
 import { underSuffix } from '../../src/dns/query-filter.js';
 import { RandomSource } from '../../src/dns/random.js';
 import { FrameReader, frame } from '../../src/dns/tcp-framing.js';
 import { parseUpstream } from '../../src/dns/upstream-addr.js';
+import { resolveConfig } from '../../src/dns/config.js';
+import { DnsConfigError, DnsWireError } from '../../src/dns/errors.js';
 import { copyQuestionName, makeReply, readQuestion, sameQuestion } from '../../src/dns/wire.js';
 
 const q = (name: string, type: dnsPacket.RecordType = 'A'): Buffer =>
@@ -152,5 +153,27 @@ describe('small helpers', () => {
     const counts = new Array<number>(6).fill(0);
     for (let i = 0; i < 60_000; i++) counts[r.below(6)]!++;
     for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(600);
+  });
+});
+
+describe('resolveConfig', () => {
+  it.each([
+    ['programTimeoutMs', { programTimeoutMs: 0 }],
+    ['upstreamAttempts', { upstreamAttempts: 1.5 }],
+    ['queryFilter', { queryFilter: 'drop' as never }],
+    ['ttlBounds', { ttlBounds: { minTTL: 100, maxTTL: 10 } }],
+    ['listen', { listen: [{ host: '127.0.0.1', port: 70_000 }] }],
+  ])('rejects a bad %s with a typed error naming the field', (field, bad) => {
+    try {
+      resolveConfig({ upstreams: ['127.0.0.1'], ...bad });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(DnsConfigError);
+      expect((err as DnsConfigError).field).toBe(field);
+    }
+  });
+
+  it('fills defaults', () => {
+    expect(resolveConfig({ upstreams: ['127.0.0.1'] })).toMatchObject({ programTimeoutMs: 250, queryFilter: 'off', allowedSuffixes: ['cluster.local'] });
   });
 });
