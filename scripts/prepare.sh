@@ -10,14 +10,15 @@ else
   bash scripts/setup-host.sh || echo "prepare: continuing without root; tests that need root will say so" >&2
 fi
 
-# Reinstall node modules only when a package manifest changed since the last install. `npm install`
+# Reinstall node modules only when a package manifest or the lockfile changed since the last install
+# (hashed after installing, since npm may touch the lockfile). `npm install`
 # rather than `npm ci`: npm 11 writes lockfiles without other platforms' optional packages (rollup's
 # native builds) and then refuses them in `npm ci`; `npm install` still honours the locked versions.
 stamp=node_modules/.dnsgate-install-stamp
-want=$(cat package.json packages/*/package.json | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+manifests_hash() { cat package.json packages/*/package.json package-lock.json | sha256sum | cut -d' ' -f1; }
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(manifests_hash)" ]; then
   npm install --no-audit --no-fund
-  echo "$want" > "$stamp"
+  manifests_hash > "$stamp"
 fi
 
 # Optional build steps of later parts: each script exists once its part lands.

@@ -14,5 +14,6 @@ describe('parseAt', () => {
     ['1700000000000', 1_700_000_000_000],
   ])('parses %s', (input, want) => expect(parseAt(input)).toBe(want));
   it('defaults to now', () => expect(parseAt(undefined, () => 42)).toBe(42));
-  it('rejects garbage naming the flag', () => expect(() => parseAt('yesterday')).toThrow(/--at: "yesterday"/));
+  it.each(['yesterday', '2024', '1700000000'])('rejects %s naming the flag', (v) =>
+    expect(() => parseAt(v)).toThrow(new RegExp(`--at: "${v}"`)));
 });
