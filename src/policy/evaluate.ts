@@ -1,7 +1,7 @@
 // The reference evaluator: SEMANTICS.md sections 2 and 3 written as plainly as possible. Every
 // other verdict implementation (compiled maps, eBPF datapath) is tested against this one.
 import type { ClusterState, Tier } from '../api/types.js';
-import { ClusterIndex, type PodEntry } from './cluster-index.js';
+import { ClusterIndex, type PodEntry, type ServiceEntry } from './cluster-index.js';
 import { type Endpoint, resolveEndpoints } from './endpoint.js';
 import { InvalidFlowError } from './errors.js';
 import { formatIP, sameIP } from './ip.js';
@@ -71,7 +71,7 @@ export class Evaluator {
       learned.push(new LearnedIndex([learnedAt(src.pod.key, flow.fqdn, formatIP(dst.ip), opts.now)]));
     }
     const egress = this.direction('Egress', src, dst, flow, opts, learned);
-    const ingress = this.direction('Ingress', dst, src, flow, opts, learned);
+    const ingress = dst.service ? this.serviceIngress(dst, src, flow, opts, learned) : this.direction('Ingress', dst, src, flow, opts, learned);
     const verdict = egress.verdict === 'Allow' && ingress.verdict === 'Allow' ? 'Allow' : 'Deny';
     return { flow, verdict, egress, ingress };
   }
@@ -97,6 +97,37 @@ export class Evaluator {
       this.learnedIndexes.set(learned, idx);
     }
     return idx;
+  }
+
+  /**
+   * Ingress of a flow to a ClusterIP: kube-proxy translates it to one of the ready backends, so
+   * every backend for (protocol, port) must admit the source at its target port. The verdict is
+   * the first denying backend's, else the first backend's; without backends nothing enforces it.
+   */
+  private serviceIngress(dst: Endpoint, src: Endpoint, flow: Flow, opts: EvalOptions, learned: readonly LearnedIndex[]): DirectionVerdict {
+    const service = dst.service as ServiceEntry;
+    const seen = new Set<string>();
+    const backends =
+      flow.protocol === 'ICMP' || flow.port === undefined
+        ? []
+        : service.backends(flow.protocol, flow.port).filter((b) => {
+            // Translation keeps the family; a backend seen through two slices is one backend.
+            const key = `${b.pod.key}|${formatIP(b.ip)}|${b.targetPort}`;
+            if (b.ip.family !== dst.ip.family || seen.has(key)) return false;
+            seen.add(key);
+            return true;
+          });
+    if (backends.length === 0) return this.direction('Ingress', dst, src, flow, opts, learned);
+    let first: DirectionVerdict | null = null;
+    for (const b of backends) {
+      const end: Endpoint = { text: b.pod.key, ip: b.ip, pod: b.pod, nodes: this.index.nodesAt(b.ip), service: null };
+      const v = this.direction('Ingress', end, src, { ...flow, port: b.targetPort }, opts, learned);
+      const via = `Service ${service.key} backend ${b.pod.key} (${formatIP(b.ip)}:${b.targetPort}): `;
+      const named = { ...v, reason: via + v.reason };
+      if (v.verdict === 'Deny') return named;
+      first ??= backends.length > 1 ? { ...named, reason: `${named.reason} All ${backends.length} backends allow it.` } : named;
+    }
+    return first as DirectionVerdict;
   }
 
   /** Whether a policy's subject selects the pod (memoised). */
@@ -145,7 +176,11 @@ export class Evaluator {
     const d = lower(direction);
     const notEnforced = (reason: string): DirectionVerdict => ({ verdict: 'Allow', tier: 'NotEnforced', policy: null, rule: null, reason });
     if (!local.pod) {
-      if (local.service) return notEnforced(`${local.text} is the ClusterIP of Service ${local.service.key}, not a pod; ${d} is enforced on the backend pod after translation.`);
+      if (local.service && direction === 'Ingress') {
+        const port = flow.protocol === 'ICMP' ? flow.protocol : `${flow.protocol}/${flow.port}`;
+        return notEnforced(`${local.text} is the ClusterIP of Service ${local.service.key}, which has no ready backend for ${port}, so no pod enforces its ${d}.`);
+      }
+      if (local.service) return notEnforced(`${local.text} is the ClusterIP of Service ${local.service.key}, not a pod, so nothing enforces its ${d}.`);
       return notEnforced(`${local.text} is not a pod of the cluster, so nothing enforces its ${d}.`);
     }
     const pod = local.pod;

@@ -1,7 +1,7 @@
 // Table-driven cases for SEMANTICS.md section 4 (peers and ports), Services and domain names.
 import { describe, expect, it } from 'vitest';
 import type { DirectionVerdict, EvalOptions, Flow, LearnedIP } from '../../src/policy/index.js';
-import { STRICT, cnp, eksCnp, evaluate, np } from './support/base.js';
+import { STRICT, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
 
 const CLIENT = `pods: {namespaceSelector: {matchLabels: {team: a}}, podSelector: {matchLabels: {app: client}}}`;
 
@@ -179,7 +179,65 @@ describe('Services: a ClusterIP matches pod-selecting egress rules through its E
   ])('%s', (_n, rule, port, want) => {
     const v = evaluate(toServer(rule), f('10.96.0.10', 'TCP', port));
     expect(v.egress.verdict).toBe(want);
-    expect(v.ingress.tier).toBe('NotEnforced');
+  });
+});
+
+describe("Services: a flow to a ClusterIP is subject to each backend pod's ingress at its target port", () => {
+  // A second ready backend of a/server (10.0.0.3), so "any backend denies" can be told apart from "the first".
+  const secondBackend = docs(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: server2, namespace: a, labels: {app: server, replica: two}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+status: {podIP: 10.0.0.3}`,
+    `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: server-def, namespace: a, labels: {kubernetes.io/service-name: server}}
+addressType: IPv4
+endpoints: [{addresses: [10.0.0.3], conditions: {ready: true}}]
+ports: [{name: web, port: 8080, protocol: TCP}]`,
+  );
+  const ingressOn = (selector: string, rules: string): string =>
+    np('a', 'server-in', `
+      podSelector: {matchLabels: {${selector}}}
+      policyTypes: [Ingress]
+      ingress: ${rules}`);
+  it.each([
+    { name: 'no policy on the backend: the default decides', policies: '', port: 80, verdict: 'Allow', tier: 'Default', policy: null },
+    { name: 'backend isolated for ingress, nothing allowed', policies: ingressOn('app: server', '[]'), port: 80, verdict: 'Deny', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' },
+    { name: 'backend allows the target port', policies: ingressOn('app: server', '[{ports: [{port: 8080}]}]'), port: 80, verdict: 'Allow', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' },
+    { name: 'the Service port is not what the backend sees', policies: ingressOn('app: server', '[{ports: [{port: 80}]}]'), port: 80, verdict: 'Deny', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' },
+    { name: 'named target port resolves on the backend', policies: ingressOn('app: server', '[{ports: [{port: http}]}]'), port: 80, verdict: 'Allow', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' },
+    { name: 'backend allows only another source', policies: ingressOn('app: server', '[{from: [{podSelector: {matchLabels: {app: server}}}]}]'), port: 80, verdict: 'Deny', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' },
+    { name: 'no backend for the port: not enforced', policies: ingressOn('app: server', '[]'), port: 81, verdict: 'Allow', tier: 'NotEnforced', policy: null },
+  ])('$name', ({ policies, port, verdict, tier, policy }) => {
+    const v = evaluate(policies, f('10.96.0.10', 'TCP', port));
+    expect(v.ingress).toMatchObject({ verdict, tier, policy });
+    if (tier !== 'NotEnforced') expect(v.ingress.reason).toContain('a/server');
+  });
+
+  it('denies when any backend denies, naming that backend and its policy', () => {
+    const v = evaluate(docs(secondBackend, ingressOn('replica: two', '[]')), f('10.96.0.10', 'TCP', 80));
+    expect(v.ingress).toMatchObject({ verdict: 'Deny', tier: 'NetworkPolicy', policy: 'NetworkPolicy/a/server-in' });
+    expect(v.ingress.reason).toContain('a/server2');
+    expect(v.verdict).toBe('Deny');
+  });
+
+  it("allows when every backend allows, naming the first backend's decision", () => {
+    const v = evaluate(secondBackend, f('10.96.0.10', 'TCP', 80));
+    expect(v.ingress).toMatchObject({ verdict: 'Allow', tier: 'Default' });
+    expect(v.ingress.reason).toContain('a/server ');
+  });
+
+  it('a Deny rule naming the backend port in an Admin CNP applies through the ClusterIP', () => {
+    const policies = cnp('in', `
+      tier: Admin
+      priority: 1
+      subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {replica: two}}}}
+      ingress: [{name: no-http, action: Deny, from: [{namespaces: {}}], protocols: [{destinationNamedPort: http}]}]`);
+    const v = evaluate(docs(secondBackend, policies), f('10.96.0.10', 'TCP', 80));
+    expect(v.ingress).toMatchObject({ verdict: 'Deny', tier: 'Admin', policy: 'ClusterNetworkPolicy/in', rule: 'no-http' });
+    expect(v.ingress.reason).toContain('a/server2');
   });
 });
 
