@@ -193,8 +193,10 @@ function withRedirection(config: FirewallConfig, redirection: RedirectionAction)
   };
 }
 
+/** Same outcome and same deciding rule (compared by identity fields: flipped configs copy rules). */
 function sameDecision(x: FirewallDecision, y: FirewallDecision): boolean {
-  return x.verdict === y.verdict && x.blockedAt === y.blockedAt && x.deciding?.rule === y.deciding?.rule;
+  const rule = (d: FirewallDecision): string => (d.deciding ? `${d.deciding.associationId}/${d.deciding.ruleName}@${d.deciding.chainIndex}` : '');
+  return x.verdict === y.verdict && x.blockedAt === y.blockedAt && rule(x) === rule(y);
 }
 
 function redirectionChains(context: AnalysisContext, names: readonly NameEntry[], out: ConflictSet): void {

@@ -80,11 +80,12 @@ export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: Eval
   }
   const learn = q.patterns.length > 0;
   const base = { subject, family, name, learn } as const;
-  const intended = policyVerdict(
-    evaluator,
-    { ...base, addresses: answer.unfiltered.addresses.map((a) => a.ip), known: answer.unfiltered.known },
-    settings,
-  );
+  // Nothing of this type to connect to, firewall or not: no intended verdict either.
+  const unfiltered = answer.unfiltered;
+  const intended =
+    unfiltered.known && unfiltered.addresses.length === 0
+      ? null
+      : policyVerdict(evaluator, { ...base, addresses: unfiltered.addresses.map((a) => a.ip), known: unfiltered.known }, settings);
 
   const fw = answer.firewall;
   const delivers = fw.verdict === 'ANSWER' || fw.blockResponse === 'OVERRIDE';
