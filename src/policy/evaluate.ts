@@ -155,7 +155,9 @@ export class Evaluator {
     if (direction === 'Ingress') {
       return [{ ip: remote.ip, pod: remote.pod, nodes: remote.nodes, port, portOwner: local, viaService: null }];
     }
-    const direct: Target = { ip: remote.ip, pod: remote.pod, nodes: remote.nodes, port, portOwner: remote.pod, viaService: null };
+    // A host-network pod's IP is its node's, and an IP with no pod has no named ports (SEMANTICS s.4).
+    const portOwner = remote.pod && !remote.pod.hostNetwork ? remote.pod : null;
+    const direct: Target = { ip: remote.ip, pod: remote.pod, nodes: remote.nodes, port, portOwner, viaService: null };
     if (!remote.service || port === undefined || flow.protocol === 'ICMP') return [direct];
     // The datapath sees the ClusterIP before kube-proxy's DNAT: a pod-selecting rule matches when it
     // would match a backend pod at the backend's target port.

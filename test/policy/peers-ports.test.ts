@@ -105,6 +105,11 @@ const npPorts: Case[] = [
   { name: 'named port with its protocol', policies: clientEgress(`- ports: [{port: dns, protocol: UDP}]`), flow: f('a/server', 'UDP', 53), egress: 'Allow' },
   { name: 'an IP with no pod has no named ports', policies: clientEgress(`- ports: [{port: http}]`), flow: f('8.8.8.8', 'TCP', 8080), egress: 'Deny' },
   { name: 'an IP literal of a pod is that pod (named port resolves)', policies: clientEgress(`- ports: [{port: http}]`), flow: f('10.0.0.2', 'TCP', 8080), egress: 'Allow' },
+  // A host-network pod's IP is its node's, which has no named ports, whichever way the flow names it.
+  { name: 'host-network pod by name: no named ports', policies: clientEgress(`- ports: [{port: metrics}]`), flow: f('b/agent', 'TCP', 9100), egress: 'Deny' },
+  { name: 'host-network pod by name, ipBlock peer: no named ports', policies: clientEgress(`- to: [{ipBlock: {cidr: 192.168.0.0/24}}]\n  ports: [{port: metrics}]`), flow: f('b/agent', 'TCP', 9100), egress: 'Deny' },
+  { name: 'host-network pod by node IP: no named ports', policies: clientEgress(`- ports: [{port: metrics}]`), flow: f('192.168.0.2', 'TCP', 9100), egress: 'Deny' },
+  { name: 'host-network pod by name: numeric port still matches', policies: clientEgress(`- ports: [{port: 9100}]`), flow: f('b/agent', 'TCP', 9100), egress: 'Allow' },
 ];
 
 const cnpPeers: Case[] = [
