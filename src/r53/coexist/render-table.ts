@@ -14,7 +14,8 @@ function firewallCell(fw: FirewallView): string {
 
 function policyCell(r: TypeResult | undefined, row: Row): string {
   const p = r?.intended;
-  if (!p) return 'n/a';
+  // No intended verdict: the pod lacks the family, or the zones hold no address for the name.
+  if (!p) return r?.outcome.kind === 'no-family' ? 'n/a' : 'no address';
   const by = row.patterns.length > 0 ? ` by ${[...new Set(row.patterns.map((x) => x.pattern))].join(',')}` : '';
   return p.verdict === 'Allow' ? `allow ${p.allowedPorts.join(',')}${by}` : 'deny';
 }
