@@ -153,7 +153,30 @@ function build(entries: Entry[], problems: Problem[]): LoadResult {
     seen.set(key, source);
     place(state, object);
   }
+  problems.push(...unknownNodes(state, seen));
   return { state, problems };
+}
+
+/** Pods whose spec.nodeName names no Node object: kubelet probes then rest on status.hostIP(s). */
+function unknownNodes(state: ClusterState, sources: ReadonlyMap<string, string>): Problem[] {
+  const nodes = new Set(state.nodes.map((n) => n.metadata.name));
+  const out: Problem[] = [];
+  for (const pod of state.pods) {
+    const nodeName = pod.spec.nodeName;
+    if (nodeName === undefined || nodeName === '' || nodes.has(nodeName)) continue;
+    const { namespace, name } = pod.metadata;
+    const known = Boolean(pod.status?.hostIP) || (pod.status?.hostIPs?.length ?? 0) > 0;
+    out.push({
+      severity: 'warning',
+      source: sources.get(`/Pod/${namespace}/${name}`) ?? '',
+      ref: `Pod/${namespace}/${name}`,
+      field: 'spec.nodeName',
+      message: `${nodeName} names no Node object: ${
+        known ? "its kubelet probes are recognised only by the pod's status.hostIP(s)" : 'kubelet probes are not recognised (no status.hostIP either)'
+      }`,
+    });
+  }
+  return out;
 }
 
 export function parseManifests(text: string, source: string): LoadResult {

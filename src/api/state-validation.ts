@@ -94,6 +94,9 @@ export function validatePod(pod: Obj): FieldIssue[] {
       out.push(issue('status.podIPs[0].ip', 'Invalid value', 'must equal status.podIP', first.ip));
     }
     if (status.hostIP !== undefined && status.hostIP !== '') checkIP(status.hostIP, 'status.hostIP', out);
+    checkArray(status.hostIPs, 'status.hostIPs', out).forEach((h, i) => {
+      checkIP(isObj(h) ? h.ip : h, child(index('status.hostIPs', i), 'ip'), out);
+    });
   }
   return out;
 }

@@ -73,7 +73,9 @@ export interface Pod extends TypeMeta<'v1', 'Pod'> {
     phase?: string;
     podIP?: string;
     podIPs?: PodIP[];
+    /** The node's primary IP as the kubelet saw it; with hostIPs, what identifies the pod's node. */
     hostIP?: string;
+    hostIPs?: PodIP[];
   };
 }
 

@@ -4,7 +4,7 @@ import type { ClusterState, Tier } from '../api/types.js';
 import { ClusterIndex, type PodEntry, type ServiceEntry } from './cluster-index.js';
 import { type Endpoint, resolveEndpoints } from './endpoint.js';
 import { InvalidFlowError } from './errors.js';
-import { formatIP, sameIP } from './ip.js';
+import { type IPAddress, formatIP, sameIP, tryParseIP } from './ip.js';
 import { LearnedIndex, type LearnedIP, learnedAt } from './learned.js';
 import { type MatchContext, SelectionCache, type Target, ruleMatches } from './match.js';
 import {
@@ -188,10 +188,14 @@ export class Evaluator {
     const pod = local.pod;
     if (pod.hostNetwork) return notEnforced(`${pod.key} is a host-network pod, whose ${d} is not enforced.`);
     if (pod.ips.some((ip) => sameIP(ip, remote.ip))) return notEnforced(`${pod.key} is talking to its own IP, which is never enforced.`);
-    if (direction === 'Ingress' && pod.nodeName !== null) {
-      const node = this.index.node(pod.nodeName);
+    if (direction === 'Ingress') {
+      const node = pod.nodeName !== null ? this.index.node(pod.nodeName) : undefined;
       if (node?.addresses.some((a) => sameIP(a, remote.ip))) {
         return notEnforced(`${remote.text} is an address of ${pod.key}'s own node ${node.name} (kubelet probes), always allowed.`);
+      }
+      // The kubelet reports the node's IPs on the pod itself, so a Node object is not required.
+      if (hostIPs(pod).some((a) => sameIP(a, remote.ip))) {
+        return notEnforced(`${remote.text} is ${pod.key}'s status.hostIP, its own node's address (kubelet probes), always allowed.`);
       }
     }
 
@@ -276,6 +280,12 @@ export class Evaluator {
       reason: withNotes(`${tier} ${policy.ref} (priority ${policy.priority}) rule ${rule.id} ${verb} ${pod.key}'s ${d}`, notes),
     };
   }
+}
+
+function hostIPs(pod: PodEntry): IPAddress[] {
+  const status = pod.pod.status;
+  const texts = [...(status?.hostIP ? [status.hostIP] : []), ...(status?.hostIPs ?? []).map((h) => h.ip)];
+  return texts.map((t) => tryParseIP(t)).filter((ip): ip is IPAddress => ip !== null);
 }
 
 function withNotes(sentence: string, notes: readonly string[]): string {

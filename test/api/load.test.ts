@@ -16,11 +16,12 @@ const pod = (name: string, extra: Record<string, unknown> = {}) => ({
   status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] },
   ...extra,
 });
+const node = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, status: { addresses: [{ type: 'InternalIP', address: '192.168.0.1' }] } });
 const yamlDocs = (...objs: unknown[]) => objs.map((o) => stringify(o)).join('---\n');
 
 describe('parseManifests', () => {
   it('reads multi-document YAML into the state, with defaults applied', () => {
-    const { state, problems } = parseManifests(yamlDocs(ns('a'), pod('p'), np(), upstreamCnp()), 'in.yaml');
+    const { state, problems } = parseManifests(yamlDocs(node('n1'), ns('a'), pod('p'), np(), upstreamCnp()), 'in.yaml');
     expect(problems).toEqual([]);
     expect(state.namespaces.map((n) => n.metadata.name)).toEqual(['a']);
     expect(state.pods[0]?.spec.containers[0]?.ports?.[0]).toEqual({ name: 'web', containerPort: 80, protocol: 'TCP' });
@@ -61,6 +62,20 @@ describe('parseManifests', () => {
     expect(parseManifests('{"a": ', 'bad.json').problems[0]?.message).toMatch(/^invalid JSON/);
   });
 
+  it.each([
+    ['no Node object and no hostIP', [pod('p')], /names no Node object.*kubelet probes are not recognised/],
+    ['no Node object, hostIP known', [pod('p', { status: { podIP: '10.0.0.1', hostIP: '192.168.0.1' } })], /names no Node object.*only by the pod's status\.hostIP/],
+  ])('warns when a pod\'s nodeName names no Node object (%s)', (_name, objs, message) => {
+    const { state, problems } = parseManifests(yamlDocs(ns('a'), ...objs), 'n.yaml');
+    expect(state.pods).toHaveLength(1);
+    expect(problems).toEqual([{ severity: 'warning', source: 'n.yaml#2', ref: 'Pod/a/p', field: 'spec.nodeName', message: expect.stringMatching(message) }]);
+  });
+
+  it('does not warn when the Node object exists, in any order, or when the pod has no nodeName', () => {
+    expect(parseManifests(yamlDocs(pod('p'), node('n1')), 'n.yaml').problems).toEqual([]);
+    expect(parseManifests(yamlDocs(pod('p', { spec: { containers: [{ name: 'c' }] } })), 'n.yaml').problems).toEqual([]);
+  });
+
   it('reports duplicates and keeps the first', () => {
     const second = { ...ns('a'), metadata: { name: 'a', labels: { v: '2' } } };
     const { state, problems } = parseManifests(yamlDocs(ns('a'), second), 'd.yaml');
@@ -84,6 +99,7 @@ describe('parseManifests', () => {
   it.each([
     ['a bad pod IP', pod('p', { status: { podIP: '10.0.0.300' } }), 'status.podIP'],
     ['podIPs not starting with podIP', pod('p', { status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.2' }] } }), 'status.podIPs[0].ip'],
+    ['a bad hostIPs entry', pod('p', { status: { podIP: '10.0.0.1', hostIPs: [{ ip: '192.168.0.1' }, { ip: 'nope' }] } }), 'status.hostIPs[1].ip'],
     ['two IPv4 podIPs', pod('p', { status: { podIPs: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }] } }), 'status.podIPs[1]'],
     ['a bad container port', pod('p', { spec: { containers: [{ name: 'c', ports: [{ containerPort: 0 }] }] } }), 'spec.containers[0].ports[0].containerPort'],
     ['a bad port name', pod('p', { spec: { containers: [{ name: 'c', ports: [{ name: 'Web', containerPort: 1 }] }] } }), 'spec.containers[0].ports[0].name'],
@@ -103,7 +119,7 @@ describe('loadManifests', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dnsgate-load-'));
     await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
-    await writeFile(join(dir, 'a.yaml'), yamlDocs(ns('a'), pod('p1')));
+    await writeFile(join(dir, 'a.yaml'), yamlDocs(ns('a'), pod('p1'), node('n1')));
     await writeFile(join(dir, 'sub', 'b.yml'), yamlDocs(np()));
     await writeFile(join(dir, 'sub', 'deeper', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod('p2')] }));
     await writeFile(join(dir, 'sub', 'notes.txt'), 'not a manifest: [');

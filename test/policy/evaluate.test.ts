@@ -1,7 +1,8 @@
 // Table-driven cases for SEMANTICS.md sections 2 and 3 (direction, verdict, tiers, ordering).
 import { describe, expect, it } from 'vitest';
-import type { DirectionVerdict, EvalOptions, Flow, Verdict } from '../../src/policy/index.js';
+import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, type Verdict } from '../../src/policy/index.js';
 import { STRICT, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
+import { stateFromYaml } from './support/state.js';
 
 const C2S: Flow = { from: 'a/client', to: 'a/server', protocol: 'TCP', port: 8080 };
 const CLIENT = `pods: {namespaceSelector: {matchLabels: {team: a}}, podSelector: {matchLabels: {app: client}}}`;
@@ -310,5 +311,41 @@ describe.each([
     // Every direction explains itself in one sentence.
     expect(v.egress.reason).toMatch(/\.$/);
     expect(v.ingress.reason).toMatch(/\.$/);
+  });
+});
+
+describe('kubelet probes: the pod\'s own node is also known by status.hostIP(s)', () => {
+  const state = (status: string, node = ''): string =>
+    docs(
+      ...(node ? [node] : []),
+      `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a, labels: {app: p}}
+spec: {nodeName: n9, containers: [{name: c}]}
+status: ${status}`,
+      np('a', 'deny-in', `
+        podSelector: {}
+        policyTypes: [Ingress]`),
+    );
+  const probe = (manifests: string, from: string): DirectionVerdict => {
+    const ev = new Evaluator(stateFromYaml(manifests));
+    return ev.evaluate({ from, to: 'a/p', protocol: 'TCP', port: 8080 }, { mode: 'standard', now: 0, learned: [] }).ingress;
+  };
+  const NODE = `apiVersion: v1
+kind: Node
+metadata: {name: n9}
+status: {addresses: [{type: InternalIP, address: 192.168.9.9}]}`;
+  it.each([
+    { name: 'hostIP without a Node object', status: '{podIP: 10.9.0.1, hostIP: 192.168.9.1}', node: '', from: '192.168.9.1', tier: 'NotEnforced' },
+    { name: 'hostIPs (IPv6) without a Node object', status: '{podIPs: [{ip: "fd09::1"}], hostIPs: [{ip: 192.168.9.1}, {ip: "fd00::9"}]}', node: '', from: 'fd00::9', tier: 'NotEnforced' },
+    { name: 'hostIP and a Node object with other addresses', status: '{podIP: 10.9.0.1, hostIP: 192.168.9.1}', node: NODE, from: '192.168.9.1', tier: 'NotEnforced' },
+    { name: 'Node address without hostIP', status: '{podIP: 10.9.0.1}', node: NODE, from: '192.168.9.9', tier: 'NotEnforced' },
+    { name: 'neither: another IP is denied', status: '{podIP: 10.9.0.1, hostIP: 192.168.9.1}', node: NODE, from: '192.168.9.2', tier: 'NetworkPolicy' },
+    { name: 'no Node and no hostIP: the node IP is unknown', status: '{podIP: 10.9.0.1}', node: '', from: '192.168.9.9', tier: 'NetworkPolicy' },
+  ])('$name', ({ status, node, from, tier }) => {
+    const v = probe(state(status, node), from);
+    expect(v.tier).toBe(tier);
+    expect(v.verdict).toBe(tier === 'NotEnforced' ? 'Allow' : 'Deny');
+    if (tier === 'NotEnforced') expect(v.reason).toMatch(/kubelet/);
   });
 });
