@@ -15,7 +15,7 @@ export function podsState(pods: { ns: string; name: string; ipv4?: string; ipv6?
     });
   });
   const { state, problems } = parseManifests(docs.join('\n---\n'), 'fixture.yaml');
-  if (problems.length > 0) throw new Error(`fixture problems: ${JSON.stringify(problems)}`);
+  if (problems.some((p) => p.severity === 'error')) throw new Error(`fixture problems: ${JSON.stringify(problems)}`);
   return state;
 }
 
