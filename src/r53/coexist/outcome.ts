@@ -67,31 +67,12 @@ export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: Eval
   const { answer, subject, name } = q;
   const qtype = answer.qtype;
   const family = FAMILY[qtype];
-  if (!subject.subject.families.includes(family)) {
-    return {
-      qtype,
-      firewall: answer.firewall,
-      dns: answer.dns,
-      learned: [],
-      policy: null,
-      intended: null,
-      outcome: { kind: 'no-family', rcode: answer.dns.rcode, summary: `the pod has no IPv${family} address` },
-    };
-  }
-  const learn = q.patterns.length > 0;
-  const base = { subject, family, name, learn } as const;
-  // Nothing of this type to connect to, firewall or not: no intended verdict either.
-  const unfiltered = answer.unfiltered;
-  const intended =
-    unfiltered.known && unfiltered.addresses.length === 0
-      ? null
-      : policyVerdict(evaluator, { ...base, addresses: unfiltered.addresses.map((a) => a.ip), known: unfiltered.known }, settings);
-
   const fw = answer.firewall;
   const delivers = fw.verdict === 'ANSWER' || fw.blockResponse === 'OVERRIDE';
   const nothing = answer.dns.known && answer.addresses.length === 0;
-  const policy = delivers && !nothing ? policyVerdict(evaluator, { ...base, addresses: answer.addresses.map((a) => a.ip), known: answer.dns.known }, settings) : null;
+  const learn = q.patterns.length > 0;
 
+  // The proxy learns whatever the answer holds, also addresses of a family the pod does not have.
   const patterns = q.patterns.map((p) => p.pattern);
   let learned: LearnedView[] = [];
   if (learn && delivers && !nothing) {
@@ -99,5 +80,25 @@ export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: Eval
       ? answer.addresses.map((a) => ({ name, ip: a.ip, ttl: a.ttl, learnedForSeconds: learnedExpiry(0, a.ttl, DEFAULT_TTL_BOUNDS) / 1000, patterns }))
       : [{ name, ip: '?', ttl: null, learnedForSeconds: null, patterns }];
   }
+
+  if (!subject.subject.families.includes(family)) {
+    return {
+      qtype,
+      firewall: fw,
+      dns: answer.dns,
+      learned,
+      policy: null,
+      intended: null,
+      outcome: { kind: 'no-family', rcode: answer.dns.rcode, summary: `the pod has no IPv${family} address` },
+    };
+  }
+  const base = { subject, family, name, learn } as const;
+  // Nothing of this type to connect to, firewall or not: no intended verdict either.
+  const unfiltered = answer.unfiltered;
+  const intended =
+    unfiltered.known && unfiltered.addresses.length === 0
+      ? null
+      : policyVerdict(evaluator, { ...base, addresses: unfiltered.addresses.map((a) => a.ip), known: unfiltered.known }, settings);
+  const policy = delivers && !nothing ? policyVerdict(evaluator, { ...base, addresses: answer.addresses.map((a) => a.ip), known: answer.dns.known }, settings) : null;
   return { qtype, firewall: fw, dns: answer.dns, learned, policy, intended, outcome: effectiveOutcome(qtype, answer, policy) };
 }
