@@ -43,11 +43,10 @@ function query(port: number, source: string, name: string, type: QueryType): Pro
     socket.on('message', (msg) => {
       clearTimeout(timer);
       socket.close();
-      const p = dnsPacket.decode(msg);
-      resolve({
-        rcode: p.rcode ?? 'NOERROR',
-        answers: (p.answers ?? []).map((a) => `${a.name} ${a.type} ${a.ttl ?? 0} ${String((a as { data: unknown }).data)}`),
-      });
+      // dns-packet decodes rcode and ttl but its declarations omit them.
+      const p = dnsPacket.decode(msg) as dnsPacket.DecodedPacket & { rcode: string };
+      const answers = (p.answers ?? []) as unknown as { name: string; type: string; ttl: number; data: unknown }[];
+      resolve({ rcode: p.rcode, answers: answers.map((a) => `${a.name} ${a.type} ${a.ttl} ${String(a.data)}`) });
     });
     socket.bind(0, source, () => {
       const id = Math.floor(Math.random() * 65535);
