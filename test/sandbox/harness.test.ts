@@ -252,3 +252,21 @@ describe.skipIf(!needRoot)('harness in the root namespace', () => {
     expect([await sysctl('net.ipv4.ip_forward'), await sysctl('net.ipv6.conf.all.forwarding')]).toEqual(before);
   });
 });
+
+describe.skipIf(!needRoot)('harness with the Route 53 emulator as upstream', () => {
+  it('serves the emulator in the upstream namespace; a pod resolves through it', async () => {
+    const examples = fileURLToPath(new URL('../../examples/coexist/', import.meta.url));
+    await withHarness(
+      {
+        state: podsState([{ ns: 'a', name: 'p', ipv4: '10.244.95.2' }]),
+        upstream: { ipv4: '10.250.53.53', r53: { zoneFiles: [`${examples}zones.yaml`], firewallFile: `${examples}firewall.yaml` } },
+        outside: { addresses: ['192.0.2.10'] },
+      },
+      async (h) => {
+        const r = await h.exec('a/p', ['dig', '+short', '@10.250.53.53', 'api.partner.example.com', 'A']);
+        expect(r.stdout.trim()).toBe('192.0.2.10');
+        await expect(h.setZone([])).rejects.toThrow(/built-in server/);
+      },
+    );
+  });
+});
