@@ -33,13 +33,9 @@ interface Entry {
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Flattens `kind: List` / `*List` documents (and bare JSON arrays) into their items. */
+/** Flattens `kind: List` / `*List` documents into their items. */
 function expand(value: unknown, source: string, out: Entry[], problems: Problem[]): void {
   if (value === null || value === undefined) return;
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => expand(v, `${source}/[${i}]`, out, problems));
-    return;
-  }
   if (isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && 'items' in value) {
     if (!Array.isArray(value.items)) {
       problems.push({ severity: 'error', source, field: 'items', message: `${value.kind}: items must be a list` });
@@ -48,6 +44,7 @@ function expand(value: unknown, source: string, out: Entry[], problems: Problem[
     value.items.forEach((v, i) => expand(v, `${source}/items[${i}]`, out, problems));
     return;
   }
+  // A top-level array stays one (invalid) entry: kubectl has no such format, lists are `kind: List`.
   out.push({ obj: value, source });
 }
 
@@ -55,19 +52,38 @@ function looksLikeJson(text: string, source: string): boolean {
   return extname(source).toLowerCase() === '.json' || /^\s*[{[]/.test(text);
 }
 
+/** A document that claims to be a Kubernetes object (or List): apiVersion and kind are strings. */
+function isManifestDocument(value: unknown): boolean {
+  return isObj(value) && typeof value.apiVersion === 'string' && value.apiVersion !== '' && typeof value.kind === 'string' && value.kind !== '';
+}
+
+interface Collected {
+  entries: Entry[];
+  problems: Problem[];
+  /** Documents that are not empty (null) and parsed without syntax errors. */
+  documents: number;
+  /** Whether any document has apiVersion and kind. */
+  manifest: boolean;
+}
+
 /** Splits a text into raw objects; syntax errors become problems. */
-function collect(text: string, source: string): { entries: Entry[]; problems: Problem[] } {
-  const entries: Entry[] = [];
-  const problems: Problem[] = [];
+function collect(text: string, source: string): Collected {
+  const out: Collected = { entries: [], problems: [], documents: 0, manifest: false };
+  const add = (value: unknown, src: string): void => {
+    if (value === null || value === undefined) return;
+    out.documents++;
+    out.manifest ||= isManifestDocument(value);
+    expand(value, src, out.entries, out.problems);
+  };
   if (looksLikeJson(text, source)) {
     try {
-      expand(JSON.parse(text) as unknown, source, entries, problems);
-      return { entries, problems };
+      add(JSON.parse(text) as unknown, source);
+      return out;
     } catch (e) {
       // A YAML file may start with '{' (flow mapping); only .json must be strict JSON.
       if (extname(source).toLowerCase() === '.json') {
-        problems.push({ severity: 'error', source, message: `invalid JSON: ${(e as Error).message}` });
-        return { entries, problems };
+        out.problems.push({ severity: 'error', source, message: `invalid JSON: ${(e as Error).message}` });
+        return out;
       }
     }
   }
@@ -76,12 +92,12 @@ function collect(text: string, source: string): { entries: Entry[]; problems: Pr
   list.forEach((doc, i) => {
     const src = list.length > 1 ? `${source}#${i + 1}` : source;
     if (doc.errors.length > 0) {
-      for (const err of doc.errors) problems.push({ severity: 'error', source: src, message: `invalid YAML: ${err.message}` });
+      for (const err of doc.errors) out.problems.push({ severity: 'error', source: src, message: `invalid YAML: ${err.message}` });
       return;
     }
-    expand(doc.toJS() as unknown, src, entries, problems);
+    add(doc.toJS() as unknown, src);
   });
-  return { entries, problems };
+  return out;
 }
 
 function refOf(obj: unknown): string | undefined {
@@ -119,7 +135,8 @@ function build(entries: Entry[], problems: Problem[]): LoadResult {
   const seen = new Map<string, string>();
   for (const { obj, source } of entries) {
     if (!isObj(obj)) {
-      problems.push({ severity: 'error', source, message: `a manifest document must be a mapping, got ${Array.isArray(obj) ? 'a list' : typeof obj}` });
+      const what = Array.isArray(obj) ? 'a list (a list of objects is written as kind: List)' : typeof obj;
+      problems.push({ severity: 'error', source, message: `a manifest document must be a mapping, got ${what}` });
       continue;
     }
     const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
@@ -198,15 +215,18 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /**
  * Loads files and directories (recursively, *.yaml|*.yml|*.json, in name order). A file named
- * explicitly is read whatever its extension. Problems of every file are reported together.
+ * explicitly is read whatever its extension. In a directory, a file none of whose documents has
+ * apiVersion and kind is skipped with a warning. Problems of every file are reported together.
  */
 export async function loadManifests(paths: string[]): Promise<LoadResult> {
   const entries: Entry[] = [];
   const problems: Problem[] = [];
   for (const path of paths) {
     let files: string[];
+    let expanded: boolean;
     try {
-      files = (await stat(path)).isDirectory() ? await filesUnder(path) : [path];
+      expanded = (await stat(path)).isDirectory();
+      files = expanded ? await filesUnder(path) : [path];
     } catch (e) {
       problems.push({ severity: 'error', source: path, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
       continue;
@@ -220,6 +240,12 @@ export async function loadManifests(paths: string[]): Promise<LoadResult> {
         continue;
       }
       const c = collect(text, file);
+      // A directory may hold other YAML/JSON (flows, expected results): skip those, loudly. A file
+      // named explicitly is meant as manifests, so its documents are reported as errors instead.
+      if (expanded && c.problems.length === 0 && c.documents > 0 && !c.manifest) {
+        problems.push({ severity: 'warning', source: file, message: 'not a Kubernetes manifest, skipped (no document has apiVersion and kind)' });
+        continue;
+      }
       entries.push(...c.entries);
       problems.push(...c.problems);
     }

@@ -29,11 +29,19 @@ describe('parseManifests', () => {
     expect(state.clusterNetworkPolicies).toHaveLength(1);
   });
 
-  it('reads JSON, a kind: List, and a bare JSON array', () => {
+  it('reads JSON and a kind: List', () => {
     const list = { apiVersion: 'v1', kind: 'List', items: [ns('a'), ns('b')] };
     expect(parseManifests(JSON.stringify(list), 'l.json').state.namespaces).toHaveLength(2);
-    expect(parseManifests(JSON.stringify([ns('c'), pod('p')]), 'arr.json').state.pods).toHaveLength(1);
     expect(parseManifests(stringify({ apiVersion: 'v1', kind: 'PodList', items: [pod('q')] }), 'l.yaml').state.pods).toHaveLength(1);
+  });
+
+  it.each([
+    ['a JSON array', JSON.stringify([ns('c'), pod('p')]), 'arr.json'],
+    ['a YAML sequence', stringify([ns('c'), pod('p')]), 'arr.yaml'],
+  ])('rejects %s at the top level: kubectl writes lists as kind: List', (_name, text, source) => {
+    const { state, problems } = parseManifests(text, source);
+    expect(state.namespaces).toEqual([]);
+    expect(problems).toEqual([{ severity: 'error', source, message: expect.stringMatching(/must be a mapping, got a list.*kind: List/) }]);
   });
 
   it('names the document of each problem and leaves invalid objects out whole', () => {
@@ -134,6 +142,44 @@ describe('loadManifests', () => {
     expect(state.pods.map((p) => p.metadata.name).sort()).toEqual(['p1', 'p2']);
     expect(state.networkPolicies).toHaveLength(1);
     expect(problems).toEqual([expect.objectContaining({ severity: 'error', source: join(dir, 'dup.yaml'), ref: 'Pod/a/p1' })]);
+  });
+
+  describe('a directory that also holds other YAML/JSON (flows, expected results)', () => {
+    let mixed = '';
+    beforeAll(async () => {
+      mixed = await mkdtemp(join(tmpdir(), 'dnsgate-mixed-'));
+      await writeFile(join(mixed, 'cluster.yaml'), yamlDocs(node('n1'), ns('a'), pod('p1')));
+      await writeFile(join(mixed, 'flows.yaml'), stringify([{ from: 'a/p1', to: '1.2.3.4', protocol: 'TCP', port: 443 }]));
+      await writeFile(join(mixed, 'expected.json'), JSON.stringify([{ verdict: 'Allow' }]));
+      await writeFile(join(mixed, 'settings.yaml'), 'mode: strict\n');
+      await writeFile(join(mixed, 'empty.yaml'), '');
+      await writeFile(join(mixed, 'half.yaml'), yamlDocs(ns('b'), { note: 'no kind' }));
+    });
+    afterAll(async () => {
+      if (mixed) await rm(mixed, { recursive: true, force: true });
+    });
+
+    it('skips files without any Kubernetes object with a warning, and still loads the rest', async () => {
+      const { state, problems } = await loadManifests([mixed]);
+      expect(state.pods.map((p) => p.metadata.name)).toEqual(['p1']);
+      expect(state.namespaces.map((n) => n.metadata.name).sort()).toEqual(['a', 'b']);
+      const skipped = problems.filter((p) => /not a Kubernetes manifest, skipped/.test(p.message));
+      expect(skipped.map((p) => [p.severity, p.source])).toEqual([
+        ['warning', join(mixed, 'expected.json')],
+        ['warning', join(mixed, 'flows.yaml')],
+        ['warning', join(mixed, 'settings.yaml')],
+      ]);
+      // A file with at least one object is a manifest file: its other documents are errors.
+      expect(problems.filter((p) => p.severity === 'error')).toEqual([
+        expect.objectContaining({ source: `${join(mixed, 'half.yaml')}#2`, message: expect.stringMatching(/apiVersion and kind are required/) }),
+      ]);
+    });
+
+    it.each(['flows.yaml', 'expected.json', 'settings.yaml'])('an explicitly named %s is still an error', async (name) => {
+      const { problems } = await loadManifests([join(mixed, name)]);
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems.every((p) => p.severity === 'error' && p.source === join(mixed, name))).toBe(true);
+    });
   });
 
   it('reads an explicitly named file whatever its extension, and reports missing paths', async () => {
