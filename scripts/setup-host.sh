@@ -17,6 +17,7 @@ declare -A NEED=(
   [dnsperf]=/usr/bin/dnsperf
   [dnsmasq-base]=/usr/sbin/dnsmasq
   [curl]=/usr/bin/curl
+  [iputils-ping]=/usr/bin/ping
   [netcat-openbsd]=/bin/nc.openbsd
   [make]=/usr/bin/make
   [g++]=/usr/bin/g++
