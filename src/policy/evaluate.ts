@@ -91,6 +91,8 @@ export class Evaluator {
   }
 
   private learnedIndex(learned: readonly LearnedIP[]): LearnedIndex {
+    // Only a frozen array can be keyed by identity: any other may change between two calls.
+    if (!Object.isFrozen(learned)) return new LearnedIndex(learned);
     let idx = this.learnedIndexes.get(learned);
     if (!idx) {
       idx = new LearnedIndex(learned);

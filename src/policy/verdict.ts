@@ -44,5 +44,10 @@ export interface EvalOptions {
   mode: EnforcementMode;
   /** Milliseconds (same clock as LearnedIP.expiresAt). */
   now: number;
+  /**
+   * The learned IPs in force. A frozen array (Object.freeze) is indexed once and the index reused
+   * for every call given that same array; any other array is re-indexed on every call, so callers
+   * may mutate it between calls, at O(n) per call. Entries themselves must not change.
+   */
   learned: readonly LearnedIP[];
 }

@@ -1,7 +1,7 @@
 // Table-driven cases for SEMANTICS.md section 4 (peers and ports), Services and domain names.
 import { describe, expect, it } from 'vitest';
-import type { DirectionVerdict, EvalOptions, Flow, LearnedIP } from '../../src/policy/index.js';
-import { STRICT, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
+import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, type LearnedIP } from '../../src/policy/index.js';
+import { STANDARD, STRICT, baseState, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
 
 const CLIENT = `pods: {namespaceSelector: {matchLabels: {team: a}}, podSelector: {matchLabels: {app: client}}}`;
 
@@ -273,6 +273,20 @@ describe('domainNames: learned IPs as data', () => {
     ['CNP without learning falls to the Deny', cnpDomains, [], 'Deny'],
   ])('%s', (_n, policies, learned, want) => {
     expect(evaluate(policies, f('93.184.216.34', 'TCP', 443), { now, learned }).egress.verdict).toBe(want);
+  });
+
+  it('a learned array mutated between calls is read afresh (only frozen arrays are cached)', () => {
+    const ev = new Evaluator(baseState(anp));
+    const flow = f('93.184.216.34', 'TCP', 443);
+    const learned: LearnedIP[] = [];
+    expect(ev.evaluate(flow, { ...STANDARD, now, learned }).egress.verdict).toBe('Deny');
+    learned.push(learn('a/client', 'www.example.com', '93.184.216.34'));
+    expect(ev.evaluate(flow, { ...STANDARD, now, learned }).egress.verdict).toBe('Allow');
+    learned.pop();
+    expect(ev.evaluate(flow, { ...STANDARD, now, learned }).egress.verdict).toBe('Deny');
+    const frozen = Object.freeze([learn('a/client', 'www.example.com', '93.184.216.34')]);
+    expect(ev.evaluate(flow, { ...STANDARD, now, learned: frozen }).egress.verdict).toBe('Allow');
+    expect(ev.evaluate(flow, { ...STANDARD, now, learned: frozen }).egress.verdict).toBe('Allow');
   });
 
   it('IPv6 learned addresses compare canonically', () => {
