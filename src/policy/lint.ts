@@ -1,8 +1,9 @@
 // `dnsgate lint`'s policy findings: things that are valid but almost certainly not what was meant.
 // Schema validation is src/api's job; these look at policies together and against the state.
 import type { ClusterState } from '../api/types.js';
-import { ClusterIndex, type PodEntry } from './cluster-index.js';
-import { ipBlockContains } from './cidr.js';
+import { ClusterIndex, type PodEntry, type ServiceBackend, type ServiceEntry } from './cluster-index.js';
+import { cidrContainsIP, formatCidr, ipBlockContains } from './cidr.js';
+import { type IPAddress, formatIP, tryParseIP } from './ip.js';
 import { ruleCovers } from './coverage.js';
 import { SelectionCache } from './match.js';
 import {
@@ -58,7 +59,7 @@ class Linter {
   /** Pods a policy can act on: host-network pods are never enforced nor selected as peers. */
   private readonly pods: readonly PodEntry[];
 
-  constructor(state: ClusterState) {
+  constructor(private readonly state: ClusterState) {
     this.index = new ClusterIndex(state);
     this.pods = this.index.pods.filter((p) => !p.hostNetwork);
     for (const p of state.clusterNetworkPolicies) this.tryModel(() => this.cluster.push(clusterPolicyModel(p)));
@@ -173,6 +174,122 @@ class Linter {
     }
   }
 
+  /** Whether a port list lets DNS through (UDP or TCP 53; a named port as some pod defines it). */
+  private allowsDns(ports: RuleModel['ports']): boolean {
+    if (ports === 'any') return true;
+    const dns = (protocol: string): boolean => protocol === 'UDP' || protocol === 'TCP';
+    return ports.some((p) => {
+      switch (p.kind) {
+        case 'range':
+          return dns(p.protocol) && p.start <= 53 && 53 <= p.end;
+        case 'allPorts':
+          return dns(p.protocol);
+        case 'named':
+          return this.pods.some((pod) =>
+            pod.namedPorts.some((np) => np.name === p.name && np.port === 53 && dns(np.protocol) && (p.protocol === null || p.protocol === np.protocol)),
+          );
+      }
+    });
+  }
+
+  /**
+   * Whether `pod`'s egress is closed by default: a NetworkPolicy isolates it, or a cluster policy
+   * selecting it denies DNS to every address (a catch-all networks/ipBlock /0 or no peers).
+   */
+  private egressClosed(pod: PodEntry): boolean {
+    if (this.npEgressIsolated(pod)) return true;
+    const catchAll = (peers: RuleModel['peers']): boolean =>
+      peers === 'any' ||
+      peers.some((x) => (x.kind === 'networks' && x.cidrs.some((c) => c.prefixLength === 0)) || (x.kind === 'ipBlock' && x.block.cidr.prefixLength === 0 && x.block.except.length === 0));
+    return this.cluster.some((c) => this.selections.selects(c.subject, pod) && c.egress.some((r) => r.action === 'Deny' && catchAll(r.peers) && this.allowsDns(r.ports)));
+  }
+
+  /**
+   * Whether any Accept rule of a policy selecting `pod` (any tier) could let its DNS out. A
+   * domainNames peer cannot: the resolver's address is not learned from a lookup.
+   */
+  private hasDnsPath(pod: PodEntry): boolean {
+    const reachesResolver = (r: RuleModel): boolean => r.peers === 'any' || r.peers.some((x) => x.kind !== 'domainNames');
+    const accepts = (rules: readonly RuleModel[]): boolean => rules.some((r) => r.action === 'Accept' && reachesResolver(r) && this.allowsDns(r.ports));
+    return (
+      this.namespaced.some((n) => n.policyTypes.includes('Egress') && this.selections.selects(n.subject, pod) && accepts(n.egress)) ||
+      this.cluster.some((c) => this.selections.selects(c.subject, pod) && accepts(c.egress))
+    );
+  }
+
+  /** A domainNames rule is useless to a closed pod that cannot reach any resolver (SEMANTICS s.5). */
+  domainNamesWithoutDns(): void {
+    for (const p of [...this.cluster, ...this.namespaced]) {
+      if (p.kind !== 'ClusterNetworkPolicy' && !p.policyTypes.includes('Egress')) continue;
+      for (const rule of p.egress) {
+        if (rule.action !== 'Accept' || rule.peers === 'any' || !rule.peers.some((x) => x.kind === 'domainNames')) continue;
+        const stuck = this.selected(p.subject).filter((pod) => this.egressClosed(pod) && !this.hasDnsPath(pod));
+        if (stuck.length === 0) continue;
+        this.warn(
+          p.ref,
+          ruleField('Egress', rule),
+          `domainNames rule ${rule.id}: ${stuck.length} selected egress-isolated pod(s), e.g. ${stuck[0]?.key}, have no rule allowing DNS (UDP or TCP port 53) in any of their policies, so the names can never resolve`,
+        );
+      }
+    }
+  }
+
+  /**
+   * ipBlock/networks peers over Service backends: a connection to the ClusterIP is matched before
+   * translation, where only pod-selecting peers see the backends (SEMANTICS s.4).
+   */
+  serviceBackendsByIP(): void {
+    const services = this.services();
+    if (services.length === 0) return;
+    for (const p of [...this.cluster, ...this.namespaced]) {
+      for (const rule of p.egress) {
+        if (rule.peers === 'any') continue;
+        for (const peer of rule.peers) {
+          if (peer.kind !== 'ipBlock' && peer.kind !== 'networks') continue;
+          const covers = (ip: IPAddress): boolean => (peer.kind === 'ipBlock' ? ipBlockContains(peer.block, ip) : peer.cidrs.some((c) => cidrContainsIP(c, ip)));
+          const hit = services.find((s) => s.backends.some((b) => covers(b.ip)) && !s.entry.clusterIPs.some((ip) => covers(ip)));
+          if (!hit) continue;
+          const what = peer.kind === 'ipBlock' ? `ipBlock ${formatCidr(peer.block.cidr)}` : `networks ${peer.cidrs.map(formatCidr).join(', ')}`;
+          const pods = [...new Set(hit.backends.filter((b) => covers(b.ip)).map((b) => b.pod.key))];
+          this.warn(
+            p.ref,
+            ruleField('Egress', rule),
+            `${what} covers pod(s) that back Service ${hit.entry.key} (${pods.join(', ')}), but connections to its ClusterIP ${hit.entry.clusterIPs.map(formatIP).join(', ')} are matched before translation and ipBlock/networks never match a ClusterIP through its backends; select the pods, or add the ClusterIP`,
+          );
+          break;
+        }
+      }
+    }
+  }
+
+  private services(): { entry: ServiceEntry; backends: ServiceBackend[] }[] {
+    const out: { entry: ServiceEntry; backends: ServiceBackend[] }[] = [];
+    const seen = new Set<string>();
+    for (const svc of this.state.services) {
+      const ip = [svc.spec.clusterIP, ...(svc.spec.clusterIPs ?? [])].map((t) => (t ? tryParseIP(t) : null)).find((x) => x !== null);
+      const entry = ip ? this.index.serviceAt(ip) : undefined;
+      if (!entry || seen.has(entry.key)) continue;
+      seen.add(entry.key);
+      const backends = (svc.spec.ports ?? []).flatMap((sp) => entry.backends(sp.protocol ?? 'TCP', sp.port));
+      if (backends.length > 0) out.push({ entry, backends });
+    }
+    return out;
+  }
+
+  /** An EKS and an upstream ClusterNetworkPolicy of one name: "ClusterNetworkPolicy/x" names two. */
+  sharedNames(): void {
+    const groups = new Map<string, Set<string>>();
+    for (const c of this.cluster) groups.set(c.name, (groups.get(c.name) ?? new Set()).add(c.apiVersion.split('/')[0] ?? c.apiVersion));
+    for (const [name, set] of groups) {
+      if (set.size < 2) continue;
+      this.warn(
+        `ClusterNetworkPolicy/${name}`,
+        'metadata.name',
+        `ClusterNetworkPolicy "${name}" exists in both ${[...set].sort().join(' and ')}: references by name (explain, lint, decision logs, kubectl get clusternetworkpolicy) are ambiguous; rename one`,
+      );
+    }
+  }
+
   /** Pods a rule's peers can name as the destination (for named-port resolution). */
   private destinations(p: AnyPolicy, d: Direction, rule: RuleModel): PodEntry[] {
     if (d === 'Ingress') return this.selected(p.subject);
@@ -240,6 +357,9 @@ export function lintPolicies(state: ClusterState): LintFinding[] {
   l.samePriority();
   l.shadowed();
   l.domainNamesEffect();
+  l.domainNamesWithoutDns();
+  l.serviceBackendsByIP();
+  l.sharedNames();
   l.namedPorts();
   l.emptySelectors();
   return l.findings;

@@ -138,6 +138,73 @@ describe('lintPolicies', () => {
     });
   });
 
+  describe('domainNames with no DNS path', () => {
+    const anp = (rules: string): string =>
+      np('a', 'anp', `
+        podSelector: {matchLabels: {app: client}}
+        policyTypes: [Egress]
+        egress: ${rules}`, 'ApplicationNetworkPolicy');
+    const DN = `{to: [{domainNames: ["*.example.com"]}], ports: [{port: 443}]}`;
+    const noDns = /domainNames rule .* no rule allowing DNS/;
+    it.each([
+      ['only the domainNames rule', anp(`[${DN}]`), 1],
+      ['DNS allowed over UDP 53 to kube-system', anp(`[${DN}, {to: [{namespaceSelector: {}}], ports: [{port: 53, protocol: UDP}]}]`), 0],
+      ['DNS allowed over TCP 53 by a range', anp(`[${DN}, {ports: [{port: 50, endPort: 60}]}]`), 0],
+      ['a rule without ports allows DNS too', anp(`[${DN}, {to: [{ipBlock: {cidr: 10.0.0.0/8}}]}]`), 0],
+      ['all UDP ports allow DNS', anp(`[${DN}, {ports: [{protocol: UDP}]}]`), 0],
+      ['port 53 of SCTP is not DNS', anp(`[${DN}, {ports: [{port: 53, protocol: SCTP}]}]`), 1],
+      ['DNS in another NetworkPolicy selecting the same pod', docs(anp(`[${DN}]`), np('a', 'dns', `
+        podSelector: {}
+        policyTypes: [Egress]
+        egress: [{ports: [{port: 53, protocol: UDP}]}]`)), 0],
+      ['DNS from an Admin Accept for the pod', docs(anp(`[${DN}]`), admin('dns', 1, CLIENT, `- {action: Accept, to: [{namespaces: {}}], protocols: [{udp: {destinationPort: {number: 53}}}]}`)), 0],
+      ['CNP Accept by domain then Deny everything', admin('d', 1, CLIENT, `- {name: web, action: Accept, to: [{domainNames: ["*.example.com"]}]}\n- {name: rest, action: Deny, to: [{networks: [0.0.0.0/0]}]}`), 1],
+      ['CNP Accept by domain, DNS accepted first', admin('d', 1, CLIENT, `- {name: dns, action: Accept, to: [{namespaces: {}}], protocols: [{udp: {destinationPort: {number: 53}}}]}\n- {name: web, action: Accept, to: [{domainNames: ["*.example.com"]}]}\n- {name: rest, action: Deny, to: [{networks: [0.0.0.0/0]}]}`), 0],
+    ])('%s', (_n, policies, count) => {
+      const found = about(lint(policies), noDns);
+      expect(found).toHaveLength(count);
+      if (count > 0) expect(found[0]).toMatchObject({ severity: 'warning', message: expect.stringMatching(/a\/client/) });
+    });
+  });
+
+  describe('ipBlock/networks covering Service backends', () => {
+    const svcNote = /backs? Service a\/server.*ClusterIP 10\.96\.0\.10/;
+    it.each([
+      ['NetworkPolicy ipBlock over the backend pod', np('a', 'np', `
+        podSelector: {matchLabels: {app: client}}
+        policyTypes: [Egress]
+        egress: [{to: [{ipBlock: {cidr: 10.0.0.0/24}}]}]`), 1, 'NetworkPolicy/a/np'],
+      ['CNP networks over the backend pod', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.2/32]}]}`), 1, 'ClusterNetworkPolicy/n'],
+      ['the block also covers the ClusterIP', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.0/8]}]}`), 0, ''],
+      ['the block misses the backends', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.1.0/24]}]}`), 0, ''],
+      ['except removes the backend', np('a', 'np', `
+        podSelector: {matchLabels: {app: client}}
+        policyTypes: [Egress]
+        egress: [{to: [{ipBlock: {cidr: 10.0.0.0/24, except: [10.0.0.2/32]}}]}]`), 0, ''],
+    ])('%s', (_n, policies, count, ref) => {
+      const found = about(lint(policies), svcNote);
+      expect(found).toHaveLength(count);
+      if (count > 0) expect(found[0]).toMatchObject({ severity: 'warning', ref, field: 'spec.egress[0]' });
+    });
+  });
+
+  describe('cluster policies of two API groups with one name', () => {
+    const rule = `- {action: Deny, to: [{networks: [203.0.113.0/24]}]}`;
+    const eks = (name: string): string => eksCnp(name, `
+      tier: Baseline
+      priority: 3
+      subject: {namespaces: {}}
+      egress: [{action: Deny, to: [{networks: [198.51.100.0/24]}]}]`);
+    it.each([
+      ['same name in both groups', docs(admin('same', 1, CLIENT, rule), eks('same')), 1],
+      ['different names', docs(admin('one', 1, CLIENT, rule), eks('two')), 0],
+    ])('%s', (_n, policies, count) => {
+      const found = about(lint(policies), /both networking\.k8s\.aws and policy\.networking\.k8s\.io.*ambiguous/);
+      expect(found).toHaveLength(count);
+      if (count > 0) expect(found[0]).toMatchObject({ severity: 'warning', ref: 'ClusterNetworkPolicy/same' });
+    });
+  });
+
   describe('named ports', () => {
     it('warns for a name no destination pod defines', () => {
       const found = about(lint(admin('n', 1, CLIENT, `- {action: Accept, to: [{${SERVER}}], protocols: [{destinationNamedPort: grpc}]}`)), /named port "grpc"/);
