@@ -45,6 +45,14 @@ export const CEL_RULES: Readonly<Record<string, Rule>> = {
   "self.action == 'Accept' || !self.to.exists(peer, has(peer.domainNames))": (self) =>
     isObj(self) && (self.action === 'Accept' || !list(self, 'to').some((peer) => has(peer, 'domainNames'))),
 
+  // ApplicationNetworkPolicy egress rule: `port` is int-or-string, a string is a container port name.
+  '!(has(self.to) && self.to.exists(peer, has(peer.domainNames)) && has(self.ports) && self.ports.exists(port, has(port.port) && type(port.port) == string))': (self) =>
+    !(
+      list(self, 'to').some((peer) => has(peer, 'domainNames')) &&
+      has(self, 'ports') &&
+      list(self, 'ports').some((p) => isObj(p) && typeof p.port === 'string')
+    ),
+
   '!(has(self.ipBlock) && has(self.domainNames))': exclusiveWithDomainNames('ipBlock'),
   '!(has(self.podSelector) && has(self.domainNames))': exclusiveWithDomainNames('podSelector'),
   '!(has(self.namespaceSelector) && has(self.domainNames))': exclusiveWithDomainNames('namespaceSelector'),

@@ -123,10 +123,13 @@ function load(): Map<string, CrdVersion> {
 function networkPolicySchemaFrom(anp: CrdSchema): CrdSchema {
   const np = structuredClone(anp);
   if (np.properties) delete np.properties.status;
-  const peer = np.properties?.spec?.properties?.egress?.items?.properties?.to?.items;
-  if (!peer?.properties?.domainNames) throw new CrdLoadError(CRD_FILES[0], 'egress peer has no domainNames');
+  const rule = np.properties?.spec?.properties?.egress?.items;
+  const peer = rule?.properties?.to?.items;
+  if (!rule || !peer?.properties?.domainNames) throw new CrdLoadError(CRD_FILES[0], 'egress peer has no domainNames');
   delete peer.properties.domainNames;
   delete peer['x-kubernetes-validations'];
+  // The egress rule's own rules are about domainNames too (named ports with them).
+  delete rule['x-kubernetes-validations'];
   return np;
 }
 

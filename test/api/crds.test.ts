@@ -24,6 +24,9 @@ describe('CRDs in manifests/', () => {
     const anpPeer = crdFor('networking.k8s.aws/v1alpha1', 'ApplicationNetworkPolicy')?.schema.properties?.spec?.properties?.egress?.items?.properties?.to?.items;
     expect(Object.keys(npPeer?.properties ?? {}).sort()).toEqual(['ipBlock', 'namespaceSelector', 'podSelector']);
     expect(Object.keys(anpPeer?.properties ?? {}).sort()).toEqual(['domainNames', 'ipBlock', 'namespaceSelector', 'podSelector']);
+    // The rules about domainNames go with it: a NetworkPolicy has nothing for them to check.
+    const npRule = crdFor('networking.k8s.io/v1', 'NetworkPolicy')?.schema.properties?.spec?.properties?.egress?.items;
+    expect(collectCelRules(npRule ?? {}).filter((r) => r.rule.includes('domainNames'))).toEqual([]);
   });
 
   const rules = allCrdVersions().flatMap((v) => collectCelRules(v.schema).map((r) => [`${v.group}/${v.kind}`, r.path, r.rule]));

@@ -107,6 +107,22 @@ describe('ApplicationNetworkPolicy domainNames', () => {
     expect(found(obj)).toContainEqual({ field, reason });
   });
 
+  const NAMED_WITH_DOMAINS = 'Invalid value: "object": a named port cannot be used with domainNames peers, which have no named ports';
+  it.each([
+    ['alone', [{ domainNames: ['a.example.com'] }], [{ port: 'web' }]],
+    ['among other peers', [{ podSelector: {} }, { domainNames: ['a.example.com'] }], [{ port: 443 }, { port: 'web', protocol: 'UDP' }]],
+  ])('rejects a named port in a rule with a domainNames peer (%s)', (_name, to, ports) => {
+    expect(found(anp(egress({ to, ports })))).toContainEqual({ field: 'spec.egress[0]', reason: NAMED_WITH_DOMAINS });
+  });
+
+  it.each([
+    ['a named port with selector peers only', { to: [{ podSelector: {} }], ports: [{ port: 'web' }] }],
+    ['numeric ports with domainNames', { to: [{ domainNames: ['a.example.com'] }], ports: [{ port: 443 }, { protocol: 'UDP' }] }],
+    ['a named port without peers', { ports: [{ port: 'web' }] }],
+  ])('accepts %s', (_name, rule) => {
+    expect(validateObject(anp(egress(rule)))).toEqual([]);
+  });
+
   it('accepts a domainNames peer with ports', () => {
     expect(validateObject(anp(egress({ to: [{ domainNames: ['s3.us-east-1.amazonaws.com', '*.s3.amazonaws.com'] }], ports: [{ port: 443 }] })))).toEqual([]);
   });
