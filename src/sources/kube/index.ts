@@ -1,0 +1,8 @@
+// Public surface of the Kubernetes control-plane source.
+export { KubeClusterSource, KubeSourceStoppedError, type KubeSourceOptions } from './cluster-source.js';
+export { loadKubeConfig, KubeConfigError, type KubeConfigSource } from './kubeconfig.js';
+export { KubeApiError, KubeProtocolError } from './errors.js';
+export { KubeHttp } from './http.js';
+export type { Admitted } from './object-store.js';
+export type { KubeLogger } from './logger.js';
+export { WATCHED_RESOURCES, type WatchedResource } from './resources.js';
