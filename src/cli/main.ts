@@ -4,6 +4,7 @@ import { EXIT, InputError } from './errors.js';
 import { runExplain } from './explain.js';
 import { runLint } from './lint.js';
 import { runR53EmulatorCommand } from '../r53/command.js';
+import { runCoexistCommand } from '../r53/coexist/command.js';
 import type { CommandOutput } from './output.js';
 import { parseAt } from './time.js';
 
@@ -45,6 +46,17 @@ export function buildProgram(emit: (out: CommandOutput) => void): Command {
     .action(async (_args: string[], _opts: unknown, cmd: Command) => {
       const exitCode = await runR53EmulatorCommand(cmd.args, { stderr: (line) => void process.stderr.write(`${line}\n`) });
       emit({ exitCode, stdout: '', stderr: '' });
+    });
+
+  program
+    .command('coexist')
+    .description('how EKS-style FQDN policies and Route 53 DNS Firewall rules combine, per pod and name')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+      emit({ exitCode: await runCoexistCommand(cmd.args), stdout: '', stderr: '' });
     });
 
   return program;

@@ -17,3 +17,34 @@ describe('dnsgate r53-emulator wiring', () => {
     }
   });
 });
+
+describe('dnsgate coexist wiring', () => {
+  it('hands its arguments to the coexistence analysis (JSON report, exit 0)', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      const code = await main(
+        ['coexist', '-f', 'examples/coexist/cluster', '--firewall', 'examples/coexist/firewall.yaml', '--zones', 'examples/coexist/zones.yaml', '-o', 'json'],
+        () => undefined,
+      );
+      expect(code).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const report = JSON.parse(out.join('')) as { rows?: unknown[] };
+    expect(Array.isArray(report.rows)).toBe(true);
+    expect(report.rows?.length).toBeGreaterThan(0);
+  });
+
+  it('exits 2 on a missing firewall file', async () => {
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['coexist', '-f', 'examples/coexist/cluster', '--firewall', 'nope.yaml'], () => undefined)).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
