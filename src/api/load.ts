@@ -87,7 +87,8 @@ function collect(text: string, source: string): Collected {
       }
     }
   }
-  const docs = parseAllDocuments(text);
+  // YAML 1.1 like kubectl (sigs.k8s.io/yaml): yes/no/on/off/y/n are booleans, 0755 is octal.
+  const docs = parseAllDocuments(text, { version: '1.1' });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const src = list.length > 1 ? `${source}#${i + 1}` : source;

@@ -65,6 +65,44 @@ describe('parseManifests', () => {
     expect(problems[0]?.message).toMatch(message);
   });
 
+  describe('YAML 1.1, as kubectl parses it', () => {
+    const podYaml = (spec: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a}
+spec: {${spec}containers: [{name: c}]}
+`;
+    it.each([
+      ['yes', true],
+      ['on', true],
+      ['no', false],
+      ['off', false],
+    ])('hostNetwork: %s is a boolean', (word, value) => {
+      const { state, problems } = parseManifests(podYaml(`hostNetwork: ${word}, `), 'p.yaml');
+      expect(problems).toEqual([]);
+      expect(state.pods[0]?.spec.hostNetwork).toBe(value);
+    });
+
+    it.each(['yes', 'on', 'n', 'Off'])('matchLabels value %s is a YAML 1.1 boolean, so not a label value', (word) => {
+      const text = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec: {podSelector: {matchLabels: {a: ${word}}}}
+`;
+      const { state, problems } = parseManifests(text, 'np.yaml');
+      expect(state.networkPolicies).toEqual([]);
+      expect(problems).toEqual([expect.objectContaining({ severity: 'error', field: 'spec.podSelector.matchLabels.a', message: expect.stringMatching(/string/) })]);
+    });
+
+    it('a quoted "yes" stays a string', () => {
+      const text = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec: {podSelector: {matchLabels: {a: "yes"}}}
+`;
+      expect(parseManifests(text, 'np.yaml').state.networkPolicies[0]?.spec.podSelector.matchLabels).toEqual({ a: 'yes' });
+    });
+  });
+
   it('reports YAML and JSON syntax errors', () => {
     expect(parseManifests('a: [1, 2', 'bad.yaml').problems[0]?.message).toMatch(/^invalid YAML/);
     expect(parseManifests('{"a": ', 'bad.json').problems[0]?.message).toMatch(/^invalid JSON/);

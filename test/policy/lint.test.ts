@@ -174,9 +174,9 @@ describe('lintPolicies', () => {
         podSelector: {matchLabels: {app: client}}
         policyTypes: [Egress]
         egress: [{to: [{ipBlock: {cidr: 10.0.0.0/24}}]}]`), 1, 'NetworkPolicy/a/np'],
-      ['CNP networks over the backend pod', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.2/32]}]}`), 1, 'ClusterNetworkPolicy/n'],
-      ['the block also covers the ClusterIP', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.0/8]}]}`), 0, ''],
-      ['the block misses the backends', admin('n', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.1.0/24]}]}`), 0, ''],
+      ['CNP networks over the backend pod', admin('nets', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.2/32]}]}`), 1, 'ClusterNetworkPolicy/nets'],
+      ['the block also covers the ClusterIP', admin('nets', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.0.0/8]}]}`), 0, ''],
+      ['the block misses the backends', admin('nets', 1, CLIENT, `- {action: Deny, to: [{networks: [10.0.1.0/24]}]}`), 0, ''],
       ['except removes the backend', np('a', 'np', `
         podSelector: {matchLabels: {app: client}}
         policyTypes: [Egress]
@@ -207,7 +207,7 @@ describe('lintPolicies', () => {
 
   describe('named ports', () => {
     it('warns for a name no destination pod defines', () => {
-      const found = about(lint(admin('n', 1, CLIENT, `- {action: Accept, to: [{${SERVER}}], protocols: [{destinationNamedPort: grpc}]}`)), /named port "grpc"/);
+      const found = about(lint(admin('nets', 1, CLIENT, `- {action: Accept, to: [{${SERVER}}], protocols: [{destinationNamedPort: grpc}]}`)), /named port "grpc"/);
       expect(found).toHaveLength(1);
     });
     it('warns when only another protocol defines it (NetworkPolicy, TCP default)', () => {
@@ -217,7 +217,7 @@ describe('lintPolicies', () => {
       expect(about(lint(p), /named port "dns" \(TCP\)/)).toHaveLength(1);
     });
     it('quiet when a reachable pod defines it', () => {
-      expect(about(lint(admin('n', 1, CLIENT, `- {action: Accept, to: [{${SERVER}}], protocols: [{destinationNamedPort: http}]}`)), /named port/)).toEqual([]);
+      expect(about(lint(admin('nets', 1, CLIENT, `- {action: Accept, to: [{${SERVER}}], protocols: [{destinationNamedPort: http}]}`)), /named port/)).toEqual([]);
     });
   });
 
