@@ -33,6 +33,10 @@ export const CEL_RULES: Readonly<Record<string, Rule>> = {
 
   'isCIDR(self)': (self) => typeof self === 'string' && parseCIDR(self) !== undefined,
 
+  // maxLength 254 admits the trailing dot; without it a name is at most 253 (like parseDomainPattern).
+  "size(self) <= 253 || (size(self) == 254 && self.endsWith('.'))": (self) =>
+    typeof self === 'string' && ([...self].length <= 253 || ([...self].length === 254 && self.endsWith('.'))),
+
   "self.split('.').all(label, size(label) <= 63)": (self) =>
     typeof self === 'string' && self.split('.').every((label) => [...label].length <= 63),
 

@@ -42,7 +42,7 @@ describe.each([
     ['single-label wildcard', egress({ action: 'Accept', to: [{ domainNames: ['*.com'] }] }), 'spec.egress[0].to[0].domainNames[0]', expect.stringMatching(/^Invalid value: "\*\.com": should match /)],
     ['A-z typo character', egress({ action: 'Accept', to: [{ domainNames: ['[x].example.com'] }] }), 'spec.egress[0].to[0].domainNames[0]', expect.stringMatching(/should match/)],
     ['label over 63', egress({ action: 'Accept', to: [{ domainNames: [`${'a'.repeat(64)}.example.com`] }] }), 'spec.egress[0].to[0].domainNames[0]', 'Invalid value: "string": each label of a domain name must be at most 63 characters'],
-    ['name over 253', egress({ action: 'Accept', to: [{ domainNames: [times(64, () => 'abc').join('.')] }] }), 'spec.egress[0].to[0].domainNames[0]', 'Too long: may not be more than 253 bytes'],
+    ['name over 254', egress({ action: 'Accept', to: [{ domainNames: [times(64, () => 'abc').join('.')] }] }), 'spec.egress[0].to[0].domainNames[0]', 'Too long: may not be more than 254 bytes'],
     ['bad selector operator', { subject: { namespaces: { matchExpressions: [{ key: 'a', operator: 'Is' }] } } }, 'spec.subject.namespaces.matchExpressions[0].operator', 'Invalid value: "Is": not a valid selector operator'],
     ['In without values', egress({ action: 'Deny', to: [{ nodes: { matchExpressions: [{ key: 'a', operator: 'In' }] } }] }), 'spec.egress[0].to[0].nodes.matchExpressions[0].values', "Required value: must be specified when `operator` is 'In' or 'NotIn'"],
   ])('rejects %s', (_name, spec, field, reason) => {
