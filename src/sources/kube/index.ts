@@ -6,3 +6,5 @@ export { KubeHttp } from './http.js';
 export type { Admitted } from './object-store.js';
 export type { KubeLogger } from './logger.js';
 export { WATCHED_RESOURCES, type WatchedResource } from './resources.js';
+export { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
+export { PolicyStatusWriter, desiredCondition, ACCEPTED, type AcceptedCondition, type StatusWriterOptions, type AdmissionFeed, type Leadership } from './status-writer.js';
