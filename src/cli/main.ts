@@ -1,6 +1,7 @@
 // The `dnsgate` command: parses arguments, runs one subcommand, maps errors to exit codes.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, InputError } from './errors.js';
+import { addAgentOptions, runAgent } from './agent.js';
 import { runExplain } from './explain.js';
 import { runLint } from './lint.js';
 import { runR53EmulatorCommand } from '../r53/command.js';
@@ -34,6 +35,14 @@ export function buildProgram(emit: (out: CommandOutput) => void): Command {
     .action(async (o: { file: string[]; output: 'text' | 'json' }) => {
       emit(await runLint({ files: o.file, output: o.output }));
     });
+
+  addAgentOptions(
+    program
+      .command('agent')
+      .description('the node agent: DNS proxy, transparent DNS redirection, policy compiler and datapath (runs until SIGTERM/SIGINT)'),
+  ).action(async (o: Record<string, unknown>) => {
+    emit(await runAgent(o));
+  });
 
   // Subcommands that own their argument parsing get the raw arguments.
   program

@@ -1,0 +1,54 @@
+// Every field of the agent's config file: its path, type, default and one line of documentation.
+// The validator, the CLI flags and the README table are all driven by this list (a test checks the
+// README documents each field with its default), so a field cannot exist in one and not the others.
+
+export type FieldType =
+  | { kind: 'string'; optional?: boolean }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'strings' }
+  | { kind: 'bool' };
+
+export interface FieldSpec {
+  /** Dotted path in the YAML file. */
+  readonly path: string;
+  readonly type: FieldType;
+  /** The default as a value; undefined for optional fields with no default. */
+  readonly default: unknown;
+  /** How the README shows the default when the value alone would not say it. */
+  readonly defaultText?: string;
+  /** The overriding flag (long form, with its value placeholder). */
+  readonly flag?: string;
+  readonly doc: string;
+}
+
+const int = (min: number, max: number): FieldType => ({ kind: 'int', min, max });
+
+export const CONFIG_FIELDS: readonly FieldSpec[] = [
+  { path: 'nodeName', type: { kind: 'string', optional: true }, default: undefined, defaultText: 'unset (standalone: every pod is local)', flag: '--node-name <name>', doc: "This node's name: pods whose spec.nodeName equals it are enforced here. Unset, every pod of the source is local (standalone, one node)." },
+  { path: 'manifests', type: { kind: 'strings' }, default: [], flag: '-f, --file <paths...>', doc: 'Standalone source: manifest files and directories (cluster state and policies), re-read when they change.' },
+  { path: 'mode', type: { kind: 'enum', values: ['standard', 'strict'] }, default: 'standard', flag: '--mode <mode>', doc: 'Default for pods no policy selects: `standard` allows (the Kubernetes default), `strict` denies.' },
+  { path: 'datapath', type: { kind: 'enum', values: ['ebpf', 'memory'] }, default: 'ebpf', flag: '--datapath <kind>', doc: '`ebpf` enforces with tc programs on the pod veths; `memory` only models the verdicts (testing, dry runs: nothing is dropped).' },
+  { path: 'dns.listen', type: { kind: 'strings' }, default: ['127.0.0.1:5353'], flag: '--dns-listen <addr...>', doc: "Proxy listen addresses (`ip:port`, `[ip6]:port`), UDP and TCP. Redirected queries are DNATed to the first one of the query's family, so with `dns.clusterDnsIPs` it must be an address of the node (not loopback, not 0.0.0.0)." },
+  { path: 'dns.upstreams', type: { kind: 'strings' }, default: [], defaultText: 'the nameservers of /etc/resolv.conf', flag: '--upstream <addr...>', doc: 'Resolvers the proxy forwards to (`ip`, `ip:port`, `[ip6]:port`), in failover order.' },
+  { path: 'dns.clusterDnsIPs', type: { kind: 'strings' }, default: [], flag: '--cluster-dns <ip...>', doc: "The cluster DNS Service IPs pods have in resolv.conf. Their UDP and TCP port-53 traffic from local pods is redirected to the proxy (nftables DNAT); empty, nothing is redirected." },
+  { path: 'dns.minTTL', type: int(0, 86400 * 365), default: 60, flag: '--min-ttl <seconds>', doc: 'Lower bound of a learned IP\'s lifetime in seconds (SEMANTICS.md 5).' },
+  { path: 'dns.maxTTL', type: int(0, 86400 * 365), default: 86400, flag: '--max-ttl <seconds>', doc: 'Upper bound of a learned IP\'s lifetime in seconds.' },
+  { path: 'dns.maxIPsPerName', type: int(1, 1_000_000), default: 1000, flag: '--max-ips-per-name <n>', doc: 'Learned IPs kept per (pod, name); the oldest-expiring are evicted first.' },
+  { path: 'dns.maxLearnedPerPod', type: int(1, 10_000_000), default: 10000, flag: '--max-learned-per-pod <n>', doc: 'Learned entries kept per pod.' },
+  { path: 'dns.queryFilter', type: { kind: 'enum', values: ['off', 'refuse', 'nxdomain'] }, default: 'off', flag: '--query-filter <mode>', doc: 'For egress-isolated pods, answer names matching none of their domain patterns with REFUSED/NXDOMAIN instead of forwarding them.' },
+  { path: 'dns.allowedSuffixes', type: { kind: 'strings' }, default: ['cluster.local'], flag: '--allowed-suffix <names...>', doc: 'Names under these suffixes are never filtered by `dns.queryFilter`.' },
+  { path: 'dns.programTimeoutMs', type: int(1, 60_000), default: 250, flag: '--program-timeout <ms>', doc: 'How long an answer may wait for its learned IPs to be programmed before the pod gets SERVFAIL.' },
+  { path: 'dns.upstreamTimeoutMs', type: int(1, 60_000), default: 2000, flag: '--upstream-timeout <ms>', doc: 'Per-attempt upstream timeout.' },
+  { path: 'paths.bpffs', type: { kind: 'string' }, default: '/sys/fs/bpf/dnsgate', flag: '--bpffs <dir>', doc: 'Where the eBPF maps are pinned (kept across restarts so enforcement continues).' },
+  { path: 'paths.state', type: { kind: 'string' }, default: '/var/lib/dnsgate', flag: '--state-dir <dir>', doc: "The agent's state directory (the last compilation's ids, for restart adoption)." },
+  { path: 'http.listen', type: { kind: 'string' }, default: '127.0.0.1:9808', flag: '--http-listen <addr>', doc: '`/healthz`, `/readyz` and `/metrics` (`ip:port`; port 0 picks one and logs it).' },
+  { path: 'log.level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, default: 'info', flag: '--log-level <level>', doc: 'pino log level (JSON lines on stdout).' },
+  { path: 'log.allowSample', type: { kind: 'number', min: 0, max: 1 }, default: 0.01, flag: '--allow-sample <ratio>', doc: 'Fraction of datapath allow decisions written to the decision log (every deny is written).' },
+  { path: 'reconcile.debounceMs', type: int(0, 60_000), default: 100, flag: '--debounce <ms>', doc: 'Quiet time after a cluster change before compiling and programming.' },
+];
+
+export function fieldByPath(path: string): FieldSpec | undefined {
+  return CONFIG_FIELDS.find((f) => f.path === path);
+}
