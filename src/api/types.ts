@@ -190,7 +190,8 @@ export type Tier = 'Admin' | 'Baseline';
 export type RuleAction = 'Accept' | 'Deny' | 'Pass';
 
 export interface NamespacedPod {
-  namespaceSelector: LabelSelector;
+  /** Required by the EKS CRD; optional upstream, where absent means `{}` (every namespace). */
+  namespaceSelector?: LabelSelector;
   podSelector: LabelSelector;
 }
 

@@ -230,7 +230,7 @@ export function namespacedPolicyModel(policy: NetworkPolicy | ApplicationNetwork
 
 function subjectModel(subject: ClusterNetworkPolicySubject): PodSelection {
   if (subject.pods) {
-    return { namespaces: { kind: 'selector', selector: subject.pods.namespaceSelector }, podSelector: subject.pods.podSelector };
+    return { namespaces: { kind: 'selector', selector: subject.pods.namespaceSelector ?? {} }, podSelector: subject.pods.podSelector };
   }
   // The validator guarantees exactly one field; a subject with neither selects nothing.
   if (subject.namespaces) return { namespaces: { kind: 'selector', selector: subject.namespaces }, podSelector: {} };
@@ -243,7 +243,8 @@ function cnpPeers(peers: readonly EksEgressPeer[], ref: string, field: string): 
     const f = `${field}[${i}]`;
     if (peer.namespaces) out.push({ kind: 'pods', namespaces: { kind: 'selector', selector: peer.namespaces }, podSelector: {} });
     if (peer.pods) {
-      out.push({ kind: 'pods', namespaces: { kind: 'selector', selector: peer.pods.namespaceSelector }, podSelector: peer.pods.podSelector });
+      // Upstream namespaceSelector is optional (a struct, not a pointer): absent = all namespaces.
+      out.push({ kind: 'pods', namespaces: { kind: 'selector', selector: peer.pods.namespaceSelector ?? {} }, podSelector: peer.pods.podSelector });
     }
     if (peer.nodes) out.push({ kind: 'nodes', selector: peer.nodes });
     if (peer.networks) out.push({ kind: 'networks', cidrs: peer.networks.map((n, j) => cidrOf(n, ref, `${f}.networks[${j}]`)) });

@@ -121,6 +121,20 @@ const cnpPeers: Case[] = [
     opts: STRICT,
     egress: 'Deny',
   },
+  // Upstream NamespacedPod.namespaceSelector is optional; absent is the empty selector (all namespaces).
+  { name: 'upstream pods peer without namespaceSelector = every namespace', policies: adminAccept(`{action: Accept, to: [{pods: {podSelector: {matchLabels: {app: db}}}}]}`), flow: f('b/db', 'TCP', 5432), opts: STRICT, egress: 'Allow' },
+  { name: 'upstream pods peer without namespaceSelector, label miss', policies: adminAccept(`{action: Accept, to: [{pods: {podSelector: {matchLabels: {app: db}}}}]}`), flow: f('a/server', 'TCP', 8080), opts: STRICT, egress: 'Deny' },
+  {
+    name: 'upstream pods subject without namespaceSelector = every namespace',
+    policies: cnp('sub', `
+      tier: Admin
+      priority: 1
+      subject: {pods: {podSelector: {matchLabels: {app: client}}}}
+      egress: [{action: Accept, to: [{namespaces: {}}]}]`),
+    flow: f('b/db', 'TCP', 5432),
+    opts: STRICT,
+    egress: 'Allow',
+  },
   { name: 'CNP nodes peer matches a host-network pod (node IP)', policies: adminAccept(`{action: Accept, to: [{nodes: {matchLabels: {zone: z2}}}]}`), flow: f('b/agent', 'TCP', 9100), opts: STRICT, egress: 'Allow' },
   { name: 'CNP nodes peer matches a node address literal', policies: adminAccept(`{action: Accept, to: [{nodes: {matchLabels: {role: worker}}}]}`), flow: f('192.168.0.1', 'TCP', 10250), opts: STRICT, egress: 'Allow' },
   { name: 'CNP nodes peer: IPv6 node address', policies: adminAccept(`{action: Accept, to: [{nodes: {matchLabels: {zone: z1}}}]}`), flow: f('fd00::1', 'TCP', 10250), opts: STRICT, egress: 'Allow' },
