@@ -137,7 +137,8 @@ describe('leader election', () => {
     // b did not rewrite what a already wrote, and a made no request after it stopped.
     expect(api!.writesBy('agent-b').some((q) => q.path.endsWith('/one/status'))).toBe(false);
     expect(api!.requests.filter((q) => q.user === 'agent-a').length).toBe(aRequests);
-    expect(events().map((e) => (e.involvedObject as Obj).name).sort()).toEqual(['one', 'two']);
+    await waitFor('event by b', () => events().length === 2);
+    expect(events().map((e) => `${(e.involvedObject as Obj).name as string} ${(e.source as Obj).host as string}`).sort()).toEqual(['one agent-a', 'two agent-b']);
   });
 
   it('a leader that stops cleanly releases the lease and the other takes over at once', async () => {
