@@ -1,6 +1,8 @@
 // Table-driven cases for SEMANTICS.md section 4 (peers and ports), Services and domain names.
 import { describe, expect, it } from 'vitest';
 import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, type LearnedIP } from '../../src/policy/index.js';
+import { ClusterIndex, LearnedIndex, type PodEntry, parseIP } from '../../src/policy/index.js';
+import { type MatchContext, SelectionCache, type Target, peerMatches } from '../../src/policy/match.js';
 import { STANDARD, STRICT, baseState, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
 
 const CLIENT = `pods: {namespaceSelector: {matchLabels: {team: a}}, podSelector: {matchLabels: {app: client}}}`;
@@ -314,11 +316,18 @@ describe('domainNames: learned IPs as data', () => {
     expect(evaluate(anp, { ...flow, fqdn: 'example.org' }, { now }).egress.verdict).toBe('Deny');
   });
 
-  it('domainNames never match in the ingress direction', () => {
-    const ingressAnp = np('a', 'anp', `
-      podSelector: {matchLabels: {app: server}}
-      policyTypes: [Ingress]
-      ingress: [{from: [{ipBlock: {cidr: 10.255.0.0/16}}]}]`, 'ApplicationNetworkPolicy');
-    expect(evaluate(ingressAnp, f('a/server', 'TCP', 8080), { now, learned: [learn('a/server', 'x.example.com', '10.0.0.1')] }).ingress.verdict).toBe('Deny');
+  // At the peer level, so the only difference between the two rows is the direction: the same
+  // learning (by the local pod, of the remote IP) matches in egress and never in ingress.
+  it.each([
+    ['Egress', true],
+    ['Ingress', false],
+  ] as const)('a domainNames peer with a live learning, direction %s: matches = %s', (direction, want) => {
+    const index = new ClusterIndex(baseState());
+    const local = index.pod('a/server') as PodEntry;
+    const remote = parseIP('10.0.0.1');
+    const learned = [new LearnedIndex([learn('a/server', 'x.example.com', '10.0.0.1')])];
+    const ctx: MatchContext = { direction, local, protocol: 'TCP', now, learned };
+    const target: Target = { ip: remote, pod: index.podAt(remote) ?? null, nodes: [], port: 8080, portOwner: direction === 'Egress' ? null : local, viaService: null };
+    expect(peerMatches({ kind: 'domainNames', patterns: ['*.example.com'] }, target, ctx, new SelectionCache())).toBe(want);
   });
 });
