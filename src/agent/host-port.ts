@@ -31,7 +31,7 @@ export function parseHostPort(text: string, defaultPort?: number): HostPort | st
     host = text;
   } else {
     const i = text.lastIndexOf(':');
-    if (i <= 0) return `"${text}" is not host:port`;
+    if (i <= 0) return defaultPort !== undefined ? `"${text}" is not an IP address` : `"${text}" is not host:port`;
     host = text.slice(0, i);
     portText = text.slice(i + 1);
   }
