@@ -4,15 +4,16 @@
 //   * the DNS proxy (learning side): `learn` / `forget` per-pod FQDN-derived allow entries. The
 //     proxy holds an answer until `learn` has resolved ("hold until programmed", SEMANTICS.md 5),
 //     so a backend must resolve `learn` only once a NEW connection to those IPs would be allowed.
-//   * the reconciler (policy side): attach/detach endpoints, apply compiled diffs, read events
-//     and counters.
+//   * the reconciler (policy side): `applyNode` with each new compilation of the node
+//     (src/compile), `sweep`, events and counters.
 //
-// Both backends must apply the same expiry rule to learned entries: an entry allows new
-// connections while `now < expiresAt` (milliseconds since the epoch), and not from `expiresAt` on.
+// Both backends apply the same expiry rule to learned entries: an entry allows new connections
+// while `now < expiresAt` (milliseconds since the epoch), and not from `expiresAt` on.
+import type { CompiledNode, RuleRef } from '../compile/types.js';
 
 /** Which domain rule a learned entry satisfies: the rule's stable id and the pattern text in it. */
 export interface DomainRuleRef {
-  /** Stable id of the rule, e.g. `cnp/allow-api/egress/0` (the compiler chooses the format). */
+  /** Stable id of the rule: src/compile's `FqdnSlot.rule` (`<policy ref>/egress/<index>`). */
   readonly rule: string;
   /** The `domainNames` pattern as written in the rule (`api.example.com`, `*.example.com`). */
   readonly pattern: string;
@@ -20,7 +21,7 @@ export interface DomainRuleRef {
 
 /** One learned (pod, name, IP): pod `pod` resolved `name` through the proxy and got `ip`. */
 export interface LearnedEntry {
-  /** Endpoint identity of the pod (`namespace/name` for pods; the agent's pod key). */
+  /** Endpoint identity of the pod (`namespace/name`), as `CompiledEndpoint.key`. */
   readonly pod: string;
   /** The normalized (lower-case, no trailing dot) query name the pod asked for. */
   readonly name: string;
@@ -28,7 +29,12 @@ export interface LearnedEntry {
   readonly ip: string;
   /** Milliseconds since the epoch; the entry stops allowing new connections at this instant. */
   readonly expiresAt: number;
-  /** Every domain rule of the pod whose pattern matched `name` when it was learned. */
+  /**
+   * Every domain rule of the pod whose pattern matched `name` when it was learned (kept for
+   * logs). Backends place the entry in the FQDN slots of the current compilation whose patterns
+   * match `name` (src/compile `slotsForLearned`), which is the evaluator's rule: a learning
+   * serves every matching domain rule, including one added after it was learned.
+   */
   readonly rules: readonly DomainRuleRef[];
 }
 
@@ -40,61 +46,77 @@ export interface LearnedRef {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Reconciler side. Provisional shapes: when src/compile defines its output types these become
-// re-exports of them; the memory backend only stores and returns what it is given.
+// Reconciler side.
 
 export type Direction = 'ingress' | 'egress';
 
-/** A local pod the datapath enforces, identified like `LearnedEntry.pod`. */
-export interface EndpointSpec {
-  readonly id: string;
-  /** Host-side interface of the pod (veth) the programs attach to; absent in memory. */
-  readonly ifname?: string;
-  readonly ips: readonly string[];
-  /** Which directions are isolated (enforced) for this pod; an absent direction allows all. */
-  readonly isolated: { readonly ingress: boolean; readonly egress: boolean };
+/**
+ * Where an endpoint's pod is plugged in: the ifindex of the host side of its veth (where the tc
+ * programs attach), or undefined while it is not known yet (the endpoint is then not enforced;
+ * a later `applyNode` picks it up).
+ */
+export type IfindexOf = (endpoint: string) => number | undefined;
+
+export interface ApplyResult {
+  /** Endpoints enforced after this call. */
+  readonly enforced: number;
+  /** Endpoints of the compilation without an ifindex (not enforced yet). */
+  readonly pending: readonly string[];
+  readonly prefixesWritten: number;
+  readonly prefixesDeleted: number;
+  readonly learnedWritten: number;
+  readonly learnedDeleted: number;
 }
 
-/** One compiled rule entry for one endpoint and direction. */
-export interface PolicyEntry {
-  /** Unique id of the entry (stable across compiles so diffs stay small). */
-  readonly id: string;
-  readonly endpoint: string;
-  readonly direction: Direction;
-  /** Peer prefix in CIDR form; FQDN peers are not here, they come through `learn`. */
-  readonly cidr: string;
-  readonly protocol: 'tcp' | 'udp' | 'sctp' | 'any';
-  readonly portStart: number;
-  readonly portEnd: number;
-  readonly verdict: 'allow' | 'deny' | 'pass';
-  /** Evaluation order: lower first (tier, priority and rule order folded into one number). */
-  readonly order: number;
-}
-
-export interface PolicyDiff {
-  readonly upsert: readonly PolicyEntry[];
-  readonly remove: readonly string[];
-}
+export type DecisionReason = 'rule' | 'npNoMatch' | 'default' | 'nodeIp' | 'self' | 'malformed' | 'notEnforced';
 
 /** A decision the datapath reports (the eBPF ring buffer; the memory backend's `decide`). */
 export interface DatapathEvent {
+  /** Milliseconds since the epoch. */
   readonly at: number;
+  /** The pod (`namespace/name`), or `ep:<id>` for an endpoint id this backend does not know. */
   readonly endpoint: string;
   readonly direction: Direction;
   readonly verdict: 'allow' | 'deny';
+  readonly src: string;
+  readonly dst: string;
+  /** The remote end: destination for egress, source for ingress. */
   readonly peer: string;
-  readonly protocol: string;
-  readonly port: number;
-  /** Entry id or `learned:<name>` that decided, absent for defaults. */
-  readonly by?: string;
+  /** IP protocol number (6 TCP, 17 UDP, 132 SCTP, 1 ICMP, 58 ICMPv6, ...). */
+  readonly proto: number;
+  readonly sport: number;
+  readonly dport: number;
+  readonly reason: DecisionReason;
+  /** The deciding rule's tier when a rule decided (the fail-closed fallback included). */
+  readonly tier?: 'Admin' | 'NetworkPolicy' | 'Baseline';
+  /** Set when a rule decided (`reason: 'rule'`): which policy rule, in the evaluator's words. */
+  readonly rule?: RuleRef;
+}
+
+export interface DirectionCounters {
+  readonly allowedPackets: number;
+  readonly deniedPackets: number;
+  readonly newFlows: number;
+  readonly eventsLost: number;
+}
+
+export interface EndpointCounters {
+  readonly egress: DirectionCounters;
+  readonly ingress: DirectionCounters;
 }
 
 export interface DatapathCounters {
+  /** Endpoints enforced (with an ifindex). */
   readonly endpoints: number;
+  /** LPM prefix entries written for the current compilation. */
   readonly policyEntries: number;
+  /** Learned (pod, name, ip) entries held. */
   readonly learnedEntries: number;
+  /** (endpoint, slot, ip) keys those entries program (dg_learned). */
+  readonly learnedKeys: number;
   readonly learnCalls: number;
   readonly learnFailures: number;
+  /** Packets (eBPF) or decisions (memory) allowed/denied, over every endpoint. */
   readonly allowed: number;
   readonly denied: number;
 }
@@ -110,19 +132,25 @@ export interface Datapath {
    */
   learn(entries: readonly LearnedEntry[]): Promise<void>;
 
-  /** Remove learned entries (expiry sweeps, cap evictions, pod removal). Unknown refs are ignored. */
+  /**
+   * Remove learned entries (expiry sweeps, cap evictions, pod removal). Unknown refs are ignored.
+   * An IP stays allowed for a slot while another live name of the pod still maps to it.
+   */
   forget(refs: readonly LearnedRef[]): Promise<void>;
 
   // ---- reconciler side ----------------------------------------------------------------------
 
-  /** Start enforcing for a local pod (idempotent: re-attaching updates the spec). */
-  attach(endpoint: EndpointSpec): Promise<void>;
-  /** Stop enforcing for a pod and drop everything learned for it. */
-  detach(endpointId: string): Promise<void>;
-  /** Apply a compiled diff atomically per endpoint. */
-  apply(diff: PolicyDiff): Promise<void>;
+  /**
+   * Enforce `next`, the node's current compilation: writes only what differs from the last
+   * applied one (new entries before old ones are deleted, so no window opens), starts enforcing
+   * endpoints whose ifindex is known and stops for the rest.
+   */
+  applyNode(next: CompiledNode, ifindexOf: IfindexOf): Promise<ApplyResult>;
+  /** Removes up to `maxWork` learned entries expired at `now` (epoch ms); returns them. */
+  sweep(now: number, maxWork?: number): Promise<LearnedRef[]>;
   /** Subscribe to decision events; returns the unsubscribe function. */
   onEvent(listener: (event: DatapathEvent) => void): () => void;
   counters(): DatapathCounters;
+  endpointCounters(endpoint: string): EndpointCounters | undefined;
   close(): Promise<void>;
 }

@@ -1,10 +1,13 @@
-// The in-memory datapath: learned-entry expiry (same rule as the eBPF backend), forget, hooks,
-// and the simple reconciler side.
+// The in-memory datapath: learned-entry expiry and per-key bookkeeping (the same LearnedTable as
+// the eBPF backend), hooks, and decisions by src/compile's interpret over an applied compilation,
+// checked against the evaluator.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryDatapath } from '../../src/datapath/memory/memory-datapath.js';
-import { LearnRefusedError, MemoryApplyError } from '../../src/datapath/memory/errors.js';
-import type { LearnedEntry } from '../../src/datapath/types.js';
+import { LearnRefusedError } from '../../src/datapath/memory/errors.js';
+import type { DatapathEvent, LearnedEntry } from '../../src/datapath/types.js';
+import type { Flow, LearnedIP } from '../../src/policy/index.js';
+import { CLIENT, CLIENT_IP, DENIED_NET_IP, EXTERNAL, SERVER, SERVER_IP, evaluatorSays, fixtureNode, fixtureState } from './support/fixture.js';
 
 const entry = (over: Partial<LearnedEntry> = {}): LearnedEntry => ({
   pod: 'ns/a',
@@ -61,36 +64,85 @@ describe('MemoryDatapath learning', () => {
     expect(dp.learnedAllowing('ns/a', '192.0.2.1')).toBeDefined();
     expect(dp.learnLog[0]!.programmedAt).toBe(7);
   });
+
+  it('sweep removes expired entries oldest first, at most maxWork per call', async () => {
+    const dp = new MemoryDatapath();
+    await dp.learn([10, 30, 20, 40].map((expiresAt, i) => entry({ name: `n${i}.example.com`, expiresAt })));
+    expect((await dp.sweep(35, 2)).map((r) => r.name)).toEqual(['n0.example.com', 'n2.example.com']);
+    expect((await dp.sweep(35, 2)).map((r) => r.name)).toEqual(['n1.example.com']);
+    expect(dp.learnedOf('ns/a').map((e) => e.name)).toEqual(['n3.example.com']);
+  });
 });
 
-describe('MemoryDatapath reconciler side', () => {
-  it('decides in order, falls back to learned entries for egress, emits events', async () => {
-    const dp = new MemoryDatapath({ clock: () => 100 });
-    const events: string[] = [];
-    dp.onEvent((e) => events.push(`${e.verdict}:${e.by ?? '-'}`));
-    await dp.attach({ id: 'ns/a', ips: ['10.0.0.1'], isolated: { ingress: false, egress: true } });
-    await dp.apply({
-      upsert: [
-        { id: 'deny-db', endpoint: 'ns/a', direction: 'egress', cidr: '10.1.0.0/16', protocol: 'tcp', portStart: 5432, portEnd: 5432, verdict: 'deny', order: 1 },
-        { id: 'allow-net', endpoint: 'ns/a', direction: 'egress', cidr: '10.0.0.0/8', protocol: 'any', portStart: 0, portEnd: 65535, verdict: 'allow', order: 2 },
-      ],
-      remove: [],
-    });
-    await dp.learn([entry({ pod: 'ns/a', ip: '192.0.2.1', expiresAt: 1_000 })]);
-    expect(dp.decide('ns/a', 'egress', '10.1.2.3', 'tcp', 5432)).toBe('deny');
-    expect(dp.decide('ns/a', 'egress', '10.1.2.3', 'tcp', 80)).toBe('allow');
-    expect(dp.decide('ns/a', 'egress', '192.0.2.1', 'tcp', 443)).toBe('allow');
-    expect(dp.decide('ns/a', 'egress', '192.0.2.1', 'tcp', 443, 1_000)).toBe('deny');
-    expect(dp.decide('ns/a', 'ingress', '8.8.8.8', 'udp', 53)).toBe('allow');
-    expect(events).toEqual(['deny:deny-db', 'allow:allow-net', 'allow:learned:api.example.com', 'deny:-', 'allow:-']);
-    await dp.detach('ns/a');
-    expect(dp.counters()).toMatchObject({ endpoints: 0, policyEntries: 0, learnedEntries: 0 });
+describe('MemoryDatapath decisions (interpret over the applied compilation) equal the evaluator', () => {
+  const NOW = 1_000_000;
+  const state = fixtureState();
+  const node = fixtureNode(state);
+  const flow = (from: string, to: string, protocol: Flow['protocol'], port?: number): Flow => (port === undefined ? { from, to, protocol } : { from, to, protocol, port });
+
+  type Step = [label: string, learned: LearnedIP[], flow: Flow, direction: 'egress' | 'ingress', expected: 'allow' | 'deny'];
+  const live = (name: string, ip: string, expiresAt = NOW + 60_000): LearnedIP => ({ pod: CLIENT, name, ip, expiresAt });
+  const steps: Step[] = [
+    ['unlearned external: strict default', [], flow(CLIENT, EXTERNAL, 'TCP', 443), 'egress', 'deny'],
+    ['learned name, matching port', [live('api.example.com', EXTERNAL)], flow(CLIENT, EXTERNAL, 'TCP', 443), 'egress', 'allow'],
+    ['learned name, other port', [live('api.example.com', EXTERNAL)], flow(CLIENT, EXTERNAL, 'TCP', 80), 'egress', 'deny'],
+    ['expired learning', [live('api.example.com', EXTERNAL, NOW)], flow(CLIENT, EXTERNAL, 'TCP', 443), 'egress', 'deny'],
+    ['name outside the pattern', [live('example.com', EXTERNAL)], flow(CLIENT, EXTERNAL, 'TCP', 443), 'egress', 'deny'],
+    ['admin deny beats the FQDN accept', [live('api.example.com', DENIED_NET_IP)], flow(CLIENT, DENIED_NET_IP, 'TCP', 443), 'egress', 'deny'],
+    ['NP allows the client on 8080', [], flow(CLIENT, SERVER, 'TCP', 8080), 'ingress', 'allow'],
+    ['NP isolates other ports', [], flow(CLIENT, SERVER, 'TCP', 9090), 'ingress', 'deny'],
+    ['NP isolates ICMP', [], flow(CLIENT, SERVER, 'ICMP'), 'ingress', 'deny'],
+    ['baseline allows pod to pod egress', [], flow(CLIENT, SERVER, 'UDP', 5353), 'egress', 'allow'],
+  ];
+
+  it.each(steps)('%s', async (_label, learned, f, direction, expected) => {
+    const dp = new MemoryDatapath({ clock: () => NOW });
+    await dp.applyNode(node, () => 1);
+    await dp.learn(learned.map((l) => ({ ...l, rules: [] })));
+    const local = direction === 'egress' ? f.from : f.to;
+    const peer = direction === 'egress' ? (f.to === SERVER ? SERVER_IP : f.to) : f.from === CLIENT ? CLIENT_IP : f.from;
+    const packet = { peer, protocol: f.protocol, ...(f.port !== undefined ? { port: f.port } : {}) };
+    expect(evaluatorSays(state, f, direction, learned, NOW)).toBe(expected);
+    expect(dp.decide(local, direction, packet).verdict).toBe(expected);
   });
 
-  it('rejects a diff with a bad CIDR without applying any of it', async () => {
-    const dp = new MemoryDatapath();
-    const good = { id: 'ok', endpoint: 'e', direction: 'egress' as const, cidr: '10.0.0.0/8', protocol: 'any' as const, portStart: 0, portEnd: 65535, verdict: 'allow' as const, order: 1 };
-    await expect(dp.apply({ upsert: [good, { ...good, id: 'bad', cidr: '10.0.0.0/33' }], remove: [] })).rejects.toBeInstanceOf(MemoryApplyError);
-    expect(dp.counters().policyEntries).toBe(0);
+  it('forgetting one of two names for an IP keeps the IP; forgetting both closes it', async () => {
+    const dp = new MemoryDatapath({ clock: () => NOW });
+    await dp.applyNode(node, () => 1);
+    const pkt = { peer: EXTERNAL, protocol: 'TCP' as const, port: 443 };
+    await dp.learn([
+      { pod: CLIENT, name: 'api.example.com', ip: EXTERNAL, expiresAt: NOW + 1000, rules: [] },
+      { pod: CLIENT, name: 'www.example.com', ip: EXTERNAL, expiresAt: NOW + 5000, rules: [] },
+    ]);
+    expect(dp.learnedKeys()).toHaveLength(1);
+    expect(dp.learnedKeys()[0]!.expiresAt).toBe(NOW + 5000);
+    await dp.forget([{ pod: CLIENT, name: 'www.example.com', ip: EXTERNAL }]);
+    expect(dp.learnedKeys()[0]!.expiresAt).toBe(NOW + 1000);
+    expect(dp.decide(CLIENT, 'egress', pkt).verdict).toBe('allow');
+    await dp.forget([{ pod: CLIENT, name: 'api.example.com', ip: EXTERNAL }]);
+    expect(dp.learnedKeys()).toHaveLength(0);
+    expect(dp.decide(CLIENT, 'egress', pkt).verdict).toBe('deny');
+  });
+
+  it('learnings made before the compilation (or before a rule existed) take effect when it is applied', async () => {
+    const dp = new MemoryDatapath({ clock: () => NOW });
+    await dp.learn([{ pod: CLIENT, name: 'api.example.com', ip: EXTERNAL, expiresAt: NOW + 1000, rules: [] }]);
+    expect(dp.learnedKeys()).toHaveLength(0);
+    const r = await dp.applyNode(node, () => 1);
+    expect(r.learnedWritten).toBe(1);
+    expect(dp.decide(CLIENT, 'egress', { peer: EXTERNAL, protocol: 'TCP', port: 443 }).verdict).toBe('allow');
+  });
+
+  it('an endpoint without an ifindex is not enforced; events name the deciding rule', async () => {
+    const dp = new MemoryDatapath({ clock: () => NOW });
+    const events: DatapathEvent[] = [];
+    dp.onEvent((e) => events.push(e));
+    const r = await dp.applyNode(node, (k) => (k === SERVER ? 7 : undefined));
+    expect(r.pending).toEqual([CLIENT]);
+    expect(dp.decide(CLIENT, 'egress', { peer: DENIED_NET_IP, protocol: 'TCP', port: 1 }).reason).toBe('notEnforced');
+    await dp.applyNode(node, () => 7);
+    expect(dp.decide(CLIENT, 'egress', { peer: DENIED_NET_IP, protocol: 'TCP', port: 1 }).verdict).toBe('deny');
+    expect(events.at(-1)).toMatchObject({ endpoint: CLIENT, verdict: 'deny', reason: 'rule', tier: 'Admin', src: CLIENT_IP, dst: DENIED_NET_IP, rule: { policy: 'ClusterNetworkPolicy/admin-deny', rule: 'no-doc-net' } });
+    expect(dp.endpointCounters(CLIENT)?.egress).toMatchObject({ deniedPackets: 1, allowedPackets: 0 });
   });
 });

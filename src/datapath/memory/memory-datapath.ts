@@ -1,17 +1,23 @@
-// In-memory datapath: the same entries and expiry rule as the eBPF backend, as plain maps, so the
-// proxy and agent can be tested without root. Test hooks make `learn` slow or fail to exercise the
+// In-memory datapath: the same compiled tables, learned keys and expiry rule as the eBPF backend,
+// decided by src/compile's interpret (the program's algorithm in TypeScript), so the proxy and the
+// agent can be tested without root. Test hooks make `learn` slow or fail to exercise the
 // hold-until-programmed contract.
-import { BlockList, isIP } from 'node:net';
+import { diff } from '../../compile/diff.js';
+import { type Outcome, type Packet, interpret } from '../../compile/interpret.js';
+import { LearnedSet } from '../../compile/learned-set.js';
+import type { CompiledNode } from '../../compile/types.js';
+import { type KeyChanges, LearnedTable, canonicalIp } from '../learned-table.js';
 import type {
+  ApplyResult,
   Datapath,
   DatapathCounters,
   DatapathEvent,
   Direction,
-  EndpointSpec,
+  DirectionCounters,
+  EndpointCounters,
+  IfindexOf,
   LearnedEntry,
   LearnedRef,
-  PolicyDiff,
-  PolicyEntry,
 } from '../types.js';
 import { LearnRefusedError, MemoryApplyError } from './errors.js';
 
@@ -31,25 +37,31 @@ export interface MemoryDatapathOptions {
   learnLogLimit?: number;
 }
 
-interface CompiledEntry {
-  readonly entry: PolicyEntry;
-  readonly block: BlockList;
+const TIER = { admin: 'Admin', np: 'NetworkPolicy', baseline: 'Baseline' } as const;
+const PROTO_NUMBER = { TCP: 6, UDP: 17, SCTP: 132 } as const;
+
+function zeroCounters(): { allowedPackets: number; deniedPackets: number; newFlows: number; eventsLost: number } {
+  return { allowedPackets: 0, deniedPackets: 0, newFlows: 0, eventsLost: 0 };
 }
 
 export class MemoryDatapath implements Datapath {
   private readonly clock: () => number;
-  // pod -> ip -> name -> entry: lookups in `decide` go by (pod, ip) like the eBPF map key.
-  private readonly learned = new Map<string, Map<string, Map<string, LearnedEntry>>>();
-  private readonly endpoints = new Map<string, EndpointSpec>();
-  private readonly policy = new Map<string, CompiledEntry>();
+  private readonly table = new LearnedTable();
+  /** The dg_learned view: `${epId}|${slot}|${ip}` -> expiry (epoch ms). */
+  private readonly keys = new Map<string, { epId: number; slot: number; ip: string; expiresAt: number }>();
+  private learnedSet: LearnedSet | null = null;
+  private node: CompiledNode | null = null;
+  /** Enforced endpoints (those with an ifindex) -> ifindex. */
+  private readonly enforced = new Map<string, number>();
+  private readonly perEndpoint = new Map<string, Record<Direction, ReturnType<typeof zeroCounters>>>();
   private readonly listeners = new Set<(event: DatapathEvent) => void>();
   private learnHook: LearnHook | undefined;
   private closed = false;
-  private learnedCount = 0;
   private learnCalls = 0;
   private learnFailures = 0;
   private allowed = 0;
   private denied = 0;
+  private readonly learnLogLimit: number;
   /** Recent committed `learn` batches in order (tests compare them with the time answers left). */
   readonly learnLog: LearnRecord[] = [];
 
@@ -57,8 +69,6 @@ export class MemoryDatapath implements Datapath {
     this.clock = options.clock ?? Date.now;
     this.learnLogLimit = options.learnLogLimit ?? 10_000;
   }
-
-  private readonly learnLogLimit: number;
 
   // ---- test hooks ---------------------------------------------------------------------------
 
@@ -86,23 +96,14 @@ export class MemoryDatapath implements Datapath {
     try {
       if (this.closed) throw new LearnRefusedError('datapath closed', entries.length);
       for (const e of entries) {
-        if (isIP(e.ip) === 0) throw new LearnRefusedError(`not an IP: ${e.ip}`, entries.length);
+        if (canonicalIp(e.ip) === undefined) throw new LearnRefusedError(`not an IP: ${e.ip}`, entries.length);
       }
       if (this.learnHook !== undefined) await this.learnHook(entries);
     } catch (err) {
       this.learnFailures++;
       throw err;
     }
-    for (const e of entries) {
-      let byIp = this.learned.get(e.pod);
-      if (byIp === undefined) this.learned.set(e.pod, (byIp = new Map()));
-      let byName = byIp.get(e.ip);
-      if (byName === undefined) byIp.set(e.ip, (byName = new Map()));
-      const prev = byName.get(e.name);
-      if (prev === undefined) this.learnedCount++;
-      // Like the learned store, re-learning extends an expiry and never shortens it.
-      byName.set(e.name, prev !== undefined && prev.expiresAt > e.expiresAt ? { ...e, expiresAt: prev.expiresAt } : e);
-    }
+    this.commit(this.table.learn(entries).changes);
     if (this.learnLogLimit > 0) {
       // Bounded so a long-running user (benchmarks, the demo) does not grow without limit;
       // trimmed by halves so the cost per call stays constant.
@@ -112,52 +113,117 @@ export class MemoryDatapath implements Datapath {
   }
 
   async forget(refs: readonly LearnedRef[]): Promise<void> {
-    for (const r of refs) {
-      const byIp = this.learned.get(r.pod);
-      const byName = byIp?.get(r.ip);
-      if (byIp === undefined || byName === undefined) continue;
-      if (byName.delete(r.name)) this.learnedCount--;
-      if (byName.size === 0) byIp.delete(r.ip);
-      if (byIp.size === 0) this.learned.delete(r.pod);
-    }
+    this.commit(this.table.forget(refs));
   }
 
-  /** The live (unexpired) entry that lets `pod` open a new connection to `ip`, if any. */
+  async sweep(now: number, maxWork = 10_000): Promise<LearnedRef[]> {
+    const { removed, changes } = this.table.sweep(now, maxWork);
+    this.commit(changes);
+    return removed;
+  }
+
+  /** The live (unexpired) entry that lets `pod` open a new connection to `ip` (any name), if any. */
   learnedAllowing(pod: string, ip: string, now = this.clock()): LearnedEntry | undefined {
-    const byName = this.learned.get(pod)?.get(ip);
-    if (byName === undefined) return undefined;
-    for (const e of byName.values()) if (now < e.expiresAt) return e;
-    return undefined;
+    return this.table.liveFor(pod, ip, now);
   }
 
   /** Every stored learned entry of a pod, expired or not (sweeping is the owner's job). */
   learnedOf(pod: string): LearnedEntry[] {
-    const out: LearnedEntry[] = [];
-    for (const byName of this.learned.get(pod)?.values() ?? []) out.push(...byName.values());
-    return out;
+    return this.table.entriesOf(pod);
+  }
+
+  /** The (endpoint id, slot, ip) -> expiry keys, as the eBPF backend would hold them. */
+  learnedKeys(): { epId: number; slot: number; ip: string; expiresAt: number }[] {
+    return [...this.keys.values()];
+  }
+
+  private commit(c: KeyChanges): void {
+    if (c.upsert.length === 0 && c.remove.length === 0) return;
+    for (const k of c.remove) this.keys.delete(`${k.epId}|${k.slot}|${k.ip}`);
+    for (const k of c.upsert) this.keys.set(`${k.epId}|${k.slot}|${k.ip}`, k);
+    this.learnedSet = null;
+  }
+
+  private learned(): LearnedSet {
+    if (this.learnedSet === null) {
+      const set = new LearnedSet();
+      for (const k of this.keys.values()) set.add(k.epId, k.slot, k.ip, k.expiresAt);
+      this.learnedSet = set;
+    }
+    return this.learnedSet;
   }
 
   // ---- reconciler side ----------------------------------------------------------------------
 
-  async attach(endpoint: EndpointSpec): Promise<void> {
-    this.endpoints.set(endpoint.id, endpoint);
-  }
-
-  async detach(endpointId: string): Promise<void> {
-    this.endpoints.delete(endpointId);
-    const byIp = this.learned.get(endpointId);
-    if (byIp !== undefined) {
-      for (const byName of byIp.values()) this.learnedCount -= byName.size;
-      this.learned.delete(endpointId);
+  async applyNode(next: CompiledNode, ifindexOf: IfindexOf): Promise<ApplyResult> {
+    if (this.closed) throw new MemoryApplyError('datapath', 'state', 'closed');
+    const d = diff(this.node, next);
+    const pending: string[] = [];
+    const enforced = new Map<string, number>();
+    for (const key of next.endpoints.keys()) {
+      const ifindex = ifindexOf(key);
+      if (ifindex === undefined) pending.push(key);
+      else enforced.set(key, ifindex);
     }
-    for (const [id, c] of this.policy) if (c.entry.endpoint === endpointId) this.policy.delete(id);
+    const keyChanges = this.table.setNode(next);
+    this.commit(keyChanges);
+    this.node = next;
+    this.enforced.clear();
+    for (const [k, v] of enforced) this.enforced.set(k, v);
+    for (const key of this.perEndpoint.keys()) if (!next.endpoints.has(key)) this.perEndpoint.delete(key);
+    return {
+      enforced: enforced.size,
+      pending,
+      prefixesWritten: d.prefixesUpsert.length,
+      prefixesDeleted: d.prefixesRemove.length,
+      learnedWritten: keyChanges.upsert.length,
+      learnedDeleted: keyChanges.remove.length,
+    };
   }
 
-  async apply(diff: PolicyDiff): Promise<void> {
-    // Validate everything first so a bad diff changes nothing (atomic like a map batch).
-    const compiled = diff.upsert.map((entry) => ({ entry, block: blockOf(entry) }));
-    for (const id of diff.remove) this.policy.delete(id);
-    for (const c of compiled) this.policy.set(c.entry.id, c);
+  /**
+   * The verdict for a NEW flow of `endpoint` in `direction` (what the eBPF program decides after
+   * conntrack): src/compile's interpret over the applied compilation and the learned keys. An
+   * endpoint that is not enforced (unknown, or without an ifindex) allows. Emits an event.
+   */
+  decide(endpoint: string, direction: Direction, packet: Packet, now = this.clock()): Outcome {
+    const out: Outcome =
+      this.node !== null && this.enforced.has(endpoint)
+        ? interpret(this.node, endpoint, direction, packet, this.learned(), now)
+        : { verdict: 'allow', reason: 'notEnforced' };
+    const c = out.reason === 'notEnforced' ? undefined : this.countersOf(endpoint)[direction];
+    if (out.verdict === 'allow') {
+      this.allowed++;
+      if (c) {
+        c.allowedPackets++;
+        c.newFlows++;
+      }
+    } else {
+      this.denied++;
+      if (c) c.deniedPackets++;
+    }
+    const local = this.node?.endpoints.get(endpoint)?.config;
+    const self = (packet.peer.includes(':') ? local?.podIp6 : local?.podIp4) ?? '';
+    const proto = packet.protocol === 'ICMP' ? (packet.peer.includes(':') ? 58 : 1) : PROTO_NUMBER[packet.protocol];
+    const port = packet.protocol === 'ICMP' ? 0 : (packet.port ?? 0);
+    const rule = out.reason === 'rule' ? this.node?.rules.get(out.ruleId) : undefined;
+    const event: DatapathEvent = {
+      at: now,
+      endpoint,
+      direction,
+      verdict: out.verdict,
+      src: direction === 'egress' ? self : packet.peer,
+      dst: direction === 'egress' ? packet.peer : self,
+      peer: packet.peer,
+      proto,
+      sport: 0,
+      dport: port,
+      reason: out.reason,
+      ...(out.reason === 'rule' ? { tier: TIER[out.tier] } : {}),
+      ...(rule !== undefined ? { rule } : {}),
+    };
+    for (const l of this.listeners) l(event);
+    return out;
   }
 
   onEvent(listener: (event: DatapathEvent) => void): () => void {
@@ -166,10 +232,13 @@ export class MemoryDatapath implements Datapath {
   }
 
   counters(): DatapathCounters {
+    let prefixes = 0;
+    for (const ep of this.node?.endpoints.values() ?? []) prefixes += ep.egress.prefixes.size + ep.ingress.prefixes.size;
     return {
-      endpoints: this.endpoints.size,
-      policyEntries: this.policy.size,
-      learnedEntries: this.learnedCount,
+      endpoints: this.enforced.size,
+      policyEntries: prefixes,
+      learnedEntries: this.table.size,
+      learnedKeys: this.keys.size,
       learnCalls: this.learnCalls,
       learnFailures: this.learnFailures,
       allowed: this.allowed,
@@ -177,70 +246,20 @@ export class MemoryDatapath implements Datapath {
     };
   }
 
-  /**
-   * Verdict for a NEW connection, simply: a non-attached or non-isolated direction allows; else
-   * policy entries in `order` (first allow/deny wins, pass skips), then learned entries (egress),
-   * then deny. Emits a decision event. The full tier semantics live in src/policy.
-   */
-  decide(
-    endpoint: string,
-    direction: Direction,
-    peer: string,
-    protocol: 'tcp' | 'udp' | 'sctp',
-    port: number,
-    now = this.clock(),
-  ): 'allow' | 'deny' {
-    const spec = this.endpoints.get(endpoint);
-    let verdict: 'allow' | 'deny' = 'allow';
-    let by: string | undefined;
-    if (spec !== undefined && spec.isolated[direction]) {
-      verdict = 'deny';
-      const family = isIP(peer) === 6 ? 'ipv6' : 'ipv4';
-      const candidates = [...this.policy.values()]
-        .filter((c) => c.entry.endpoint === endpoint && c.entry.direction === direction)
-        .sort((a, b) => a.entry.order - b.entry.order);
-      let decided = false;
-      for (const { entry, block } of candidates) {
-        if (entry.protocol !== 'any' && entry.protocol !== protocol) continue;
-        if (port < entry.portStart || port > entry.portEnd) continue;
-        if (!block.check(peer, family)) continue;
-        if (entry.verdict === 'pass') continue;
-        verdict = entry.verdict;
-        by = entry.id;
-        decided = true;
-        break;
-      }
-      if (!decided && direction === 'egress') {
-        const l = this.learnedAllowing(endpoint, peer, now);
-        if (l !== undefined) {
-          verdict = 'allow';
-          by = `learned:${l.name}`;
-        }
-      }
-    }
-    if (verdict === 'allow') this.allowed++;
-    else this.denied++;
-    const event: DatapathEvent = { at: now, endpoint, direction, verdict, peer, protocol, port, by };
-    for (const l of this.listeners) l(event);
-    return verdict;
+  endpointCounters(endpoint: string): EndpointCounters | undefined {
+    if (!this.node?.endpoints.has(endpoint)) return undefined;
+    const c = this.countersOf(endpoint);
+    return { egress: { ...c.egress } as DirectionCounters, ingress: { ...c.ingress } as DirectionCounters };
+  }
+
+  private countersOf(endpoint: string): Record<Direction, ReturnType<typeof zeroCounters>> {
+    let c = this.perEndpoint.get(endpoint);
+    if (!c) this.perEndpoint.set(endpoint, (c = { egress: zeroCounters(), ingress: zeroCounters() }));
+    return c;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
   }
-}
-
-function blockOf(entry: PolicyEntry): BlockList {
-  const slash = entry.cidr.lastIndexOf('/');
-  const addr = slash < 0 ? entry.cidr : entry.cidr.slice(0, slash);
-  const family = isIP(addr);
-  const prefix = slash < 0 ? (family === 6 ? 128 : 32) : Number(entry.cidr.slice(slash + 1));
-  if (family === 0) throw new MemoryApplyError(entry.id, 'cidr', `not an address: ${entry.cidr}`);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-    throw new MemoryApplyError(entry.id, 'cidr', `bad prefix length: ${entry.cidr}`);
-  }
-  const block = new BlockList();
-  block.addSubnet(addr, prefix, family === 6 ? 'ipv6' : 'ipv4');
-  return block;
 }
