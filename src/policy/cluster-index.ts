@@ -74,9 +74,18 @@ function podIPs(pod: Pod): IPAddress[] {
   return [...seen.values()];
 }
 
-/** The pod's named port of that name, if any (names are unique within a pod). */
+/**
+ * The pod's FIRST container port of that name (init containers first, then containers, in order).
+ * Kubernetes only makes names unique per container, so a pod may have more: policy matching uses
+ * findNamedPorts; this one stays for callers that want a single port.
+ */
 export function findNamedPort(pod: PodEntry, name: string): NamedPort | undefined {
   return pod.namedPorts.find((p) => p.name === name);
+}
+
+/** Every container port of the pod with that name: each of their (protocol, number) is that name. */
+export function findNamedPorts(pod: PodEntry, name: string): NamedPort[] {
+  return pod.namedPorts.filter((p) => p.name === name);
 }
 
 export class ClusterIndex {

@@ -8,7 +8,7 @@ export * from './model.js';
 export * from './ip.js';
 export * from './cidr.js';
 export * from './selector.js';
-export { ClusterIndex, NAMESPACE_NAME_LABEL, findNamedPort } from './cluster-index.js';
+export { ClusterIndex, NAMESPACE_NAME_LABEL, findNamedPort, findNamedPorts } from './cluster-index.js';
 export type { NamedPort, NodeEntry, PodEntry, ServiceBackend, ServiceEntry } from './cluster-index.js';
 export { lintPolicies, type LintFinding } from './lint.js';
 export { peerCovers, portCovers, ruleCovers } from './coverage.js';

@@ -1,6 +1,6 @@
 // Whether one rule matches one remote end and port (SEMANTICS.md section 4).
 import type { PodEntry, NodeEntry } from './cluster-index.js';
-import { findNamedPort } from './cluster-index.js';
+import { findNamedPorts } from './cluster-index.js';
 import { cidrContainsIP, ipBlockContains } from './cidr.js';
 import { type IPAddress, formatIP } from './ip.js';
 import type { LearnedIndex, LearnedIP } from './learned.js';
@@ -70,9 +70,10 @@ export function portsMatch(ports: RuleModel['ports'], protocol: FlowProtocol, ta
       case 'allPorts':
         return p.protocol === protocol;
       case 'named': {
-        // An IP with no pod has no named ports; a protocol mismatch anywhere means no match.
-        const np = target.portOwner ? findNamedPort(target.portOwner, p.name) : undefined;
-        return np !== undefined && np.protocol === protocol && np.port === port && (p.protocol === null || p.protocol === np.protocol);
+        // An IP with no pod has no named ports. A name may be on several containers: any of its
+        // ports with the flow's protocol (and the rule's, when it states one) and number matches.
+        const owned = target.portOwner ? findNamedPorts(target.portOwner, p.name) : [];
+        return owned.some((np) => np.protocol === protocol && np.port === port && (p.protocol === null || p.protocol === np.protocol));
       }
     }
   });

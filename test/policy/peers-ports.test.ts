@@ -1,7 +1,7 @@
 // Table-driven cases for SEMANTICS.md section 4 (peers and ports), Services and domain names.
 import { describe, expect, it } from 'vitest';
 import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, type LearnedIP } from '../../src/policy/index.js';
-import { ClusterIndex, LearnedIndex, type PodEntry, parseIP } from '../../src/policy/index.js';
+import { ClusterIndex, LearnedIndex, type PodEntry, findNamedPort, findNamedPorts, parseIP } from '../../src/policy/index.js';
 import { type MatchContext, SelectionCache, type Target, peerMatches } from '../../src/policy/match.js';
 import { STANDARD, STRICT, baseState, cnp, docs, eksCnp, evaluate, np } from './support/base.js';
 
@@ -329,5 +329,58 @@ describe('domainNames: learned IPs as data', () => {
     const ctx: MatchContext = { direction, local, protocol: 'TCP', now, learned };
     const target: Target = { ip: remote, pod: index.podAt(remote) ?? null, nodes: [], port: 8080, portOwner: direction === 'Egress' ? null : local, viaService: null };
     expect(peerMatches({ kind: 'domainNames', patterns: ['*.example.com'] }, target, ctx, new SelectionCache())).toBe(want);
+  });
+});
+
+describe('named ports defined by several containers: every number with that name and protocol is that name', () => {
+  // Kubernetes requires port names to be unique per container only.
+  const MULTI = `apiVersion: v1
+kind: Pod
+metadata: {name: multi, namespace: b, labels: {app: multi}}
+spec:
+  nodeName: n2
+  containers:
+  - {name: c, ports: [{name: http, containerPort: 8080}, {name: dns, containerPort: 53, protocol: UDP}]}
+  - {name: d, ports: [{name: http, containerPort: 9090}, {name: dns, containerPort: 5353, protocol: TCP}]}
+status: {podIP: 10.0.1.9}`;
+  const npIngress = (ports: string): string =>
+    np('b', 'multi-in', `
+      podSelector: {matchLabels: {app: multi}}
+      ingress: [{ports: ${ports}}]`);
+  const cnpIngress = (port: string): string =>
+    cnp('multi-in', `
+      tier: Admin
+      priority: 1
+      subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: multi}}}}
+      ingress: [{name: named, action: Accept, from: [{namespaces: {}}], protocols: [{destinationNamedPort: ${port}}]}]`);
+  it.each([
+    ['NP http (TCP), first container', npIngress('[{port: http}]'), 'TCP', 8080, 'Allow'],
+    ['NP http (TCP), second container', npIngress('[{port: http}]'), 'TCP', 9090, 'Allow'],
+    ['NP http, a number no container names', npIngress('[{port: http}]'), 'TCP', 7070, 'Deny'],
+    ['NP dns UDP: the UDP number', npIngress('[{port: dns, protocol: UDP}]'), 'UDP', 53, 'Allow'],
+    ['NP dns UDP: the TCP number is not UDP dns', npIngress('[{port: dns, protocol: UDP}]'), 'UDP', 5353, 'Deny'],
+    ['NP dns (TCP default): the TCP number', npIngress('[{port: dns}]'), 'TCP', 5353, 'Allow'],
+    ['NP dns (TCP default): not the UDP one', npIngress('[{port: dns}]'), 'TCP', 53, 'Deny'],
+    ['CNP dns: the UDP number', cnpIngress('dns'), 'UDP', 53, 'Allow'],
+    ['CNP dns: the TCP number', cnpIngress('dns'), 'TCP', 5353, 'Allow'],
+    ['CNP dns: the UDP number over TCP', cnpIngress('dns'), 'TCP', 53, 'Deny'],
+  ] as const)('%s', (_n, policies, protocol, port, want) => {
+    const v = evaluate(docs(MULTI, policies), f('b/multi', protocol, port), STRICT);
+    expect(v.ingress.verdict).toBe(want);
+  });
+
+  it('egress to the pod resolves the name the same way', () => {
+    const policies = docs(MULTI, clientEgress(`- ports: [{port: http}]`));
+    expect(evaluate(policies, f('b/multi', 'TCP', 9090)).egress.verdict).toBe('Allow');
+    expect(evaluate(policies, f('b/multi', 'TCP', 8080)).egress.verdict).toBe('Allow');
+    expect(evaluate(policies, f('b/multi', 'TCP', 7070)).egress.verdict).toBe('Deny');
+  });
+
+  it('findNamedPorts lists every container port of the name; findNamedPort still the first', () => {
+    const pod = new ClusterIndex(baseState(MULTI)).pod('b/multi') as PodEntry;
+    expect(findNamedPorts(pod, 'http').map((p) => p.port)).toEqual([8080, 9090]);
+    expect(findNamedPorts(pod, 'dns').map((p) => `${p.protocol}/${p.port}`)).toEqual(['UDP/53', 'TCP/5353']);
+    expect(findNamedPorts(pod, 'nope')).toEqual([]);
+    expect(findNamedPort(pod, 'http')?.port).toBe(8080);
   });
 });
