@@ -14,12 +14,22 @@ export interface ServiceView {
   readonly slices: readonly EndpointSlice[];
 }
 
+// Formatting an address is the hottest operation of a compile: every address object is formatted once.
+const ipTexts = new WeakMap<IPAddress, string>();
+
+/** The canonical text of an address (cached per address object). */
+export function ipKey(ip: IPAddress): string {
+  let t = ipTexts.get(ip);
+  if (t === undefined) ipTexts.set(ip, (t = formatIP(ip)));
+  return t;
+}
+
 function podIPs(pod: Pod): IPAddress[] {
   const texts = [...(pod.status?.podIPs ?? []).map((p) => p.ip), ...(pod.status?.podIP ? [pod.status.podIP] : [])];
   const seen = new Map<string, IPAddress>();
   for (const t of texts) {
     const ip = tryParseIP(t);
-    if (ip) seen.set(formatIP(ip), ip);
+    if (ip) seen.set(ipKey(ip), ip);
   }
   return [...seen.values()];
 }
@@ -35,6 +45,10 @@ export class ClusterView {
   /** Services whose EndpointSlices list an address: a pod there changes their backends. */
   private readonly servicesBySliceIP = new Map<string, Set<ServiceView>>();
   private readonly byNamedPort = new Map<string, Set<PodEntry>>();
+  /** Pods by namespace: selections scoped to one namespace scan only it. */
+  private readonly byNamespace = new Map<string, Map<string, PodEntry>>();
+  /** Ready backends per Service port, dropped when a pod at one of the Service's slice addresses changes. */
+  private readonly backendCache = new Map<ServiceView, Map<string, ServiceBackend[]>>();
 
   constructor(state: ClusterState) {
     for (const ns of state.namespaces) {
@@ -55,6 +69,15 @@ export class ClusterView {
     }
     for (const pod of state.pods) this.upsertPod(pod);
     for (const svc of state.services) this.indexService(svc, state.endpointSlices);
+  }
+
+  /** Namespaces that hold at least one pod now or did before. */
+  podNamespaces(): Iterable<string> {
+    return this.byNamespace.keys();
+  }
+
+  podsIn(namespace: string): Iterable<PodEntry> {
+    return this.byNamespace.get(namespace)?.values() ?? [];
   }
 
   namespaceLabels(namespace: string): Labels {
@@ -86,7 +109,11 @@ export class ClusterView {
     const added = this.podEntry(pod);
     const removed = this.removePod(added.key);
     this.pods.set(added.key, added);
-    if (!added.hostNetwork) for (const ip of added.ips) this.podByIP.set(formatIP(ip), added);
+    let ns = this.byNamespace.get(added.namespace);
+    if (!ns) this.byNamespace.set(added.namespace, (ns = new Map()));
+    ns.set(added.key, added);
+    this.dropBackends(added);
+    if (!added.hostNetwork) for (const ip of added.ips) this.podByIP.set(ipKey(ip), added);
     for (const np of added.namedPorts) {
       let set = this.byNamedPort.get(np.name);
       if (!set) this.byNamedPort.set(np.name, (set = new Set()));
@@ -99,26 +126,40 @@ export class ClusterView {
     const old = this.pods.get(key);
     if (!old) return undefined;
     this.pods.delete(key);
+    this.byNamespace.get(old.namespace)?.delete(key);
+    this.dropBackends(old);
     for (const ip of old.ips) {
-      const k = formatIP(ip);
+      const k = ipKey(ip);
       if (this.podByIP.get(k) === old) this.podByIP.delete(k);
     }
     for (const np of old.namedPorts) this.byNamedPort.get(np.name)?.delete(old);
     return old;
   }
 
+  private dropBackends(pod: PodEntry): void {
+    for (const ip of pod.ips) for (const svc of this.servicesListing(ip)) this.backendCache.delete(svc);
+  }
+
   podAt(ip: IPAddress): PodEntry | undefined {
-    return this.podByIP.get(formatIP(ip));
+    return this.podByIP.get(ipKey(ip));
+  }
+
+  podAtKey(ip: string): PodEntry | undefined {
+    return this.podByIP.get(ip);
+  }
+
+  serviceAtKey(ip: string): ServiceView | undefined {
+    return this.serviceByIP.get(ip);
   }
 
   /** The IPs a pod owns as a peer (host-network pods own none: their IP is the node's). */
   ownedIPs(pod: PodEntry): IPAddress[] {
     if (pod.hostNetwork) return [];
-    return pod.ips.filter((ip) => this.podByIP.get(formatIP(ip)) === pod);
+    return pod.ips.filter((ip) => this.podByIP.get(ipKey(ip)) === pod);
   }
 
   nodesAt(ip: IPAddress): readonly NodeEntry[] {
-    return this.nodesByIP.get(formatIP(ip)) ?? [];
+    return this.nodesByIP.get(ipKey(ip)) ?? [];
   }
 
   podsWithNamedPort(name: string): Iterable<PodEntry> {
@@ -126,12 +167,12 @@ export class ClusterView {
   }
 
   servicesListing(ip: IPAddress): Iterable<ServiceView> {
-    return this.servicesBySliceIP.get(formatIP(ip)) ?? [];
+    return this.servicesBySliceIP.get(ipKey(ip)) ?? [];
   }
 
   /** ClusterIPs the datapath may see before translation: those no pod owns (as the evaluator). */
   serviceClusterIPs(svc: ServiceView): IPAddress[] {
-    return svc.clusterIPs.filter((ip) => this.serviceByIP.get(formatIP(ip)) === svc && !this.podAt(ip));
+    return svc.clusterIPs.filter((ip) => this.serviceByIP.get(ipKey(ip)) === svc && !this.podAt(ip));
   }
 
   private indexService(svc: Service, slicesAll: readonly EndpointSlice[]): void {
@@ -169,6 +210,15 @@ export class ClusterView {
 
   /** Backends of (protocol, service port), exactly as ClusterIndex computes them. */
   backends(svc: ServiceView, protocol: Protocol, port: number): ServiceBackend[] {
+    let perSvc = this.backendCache.get(svc);
+    if (!perSvc) this.backendCache.set(svc, (perSvc = new Map()));
+    const k = `${protocol}/${port}`;
+    let out = perSvc.get(k);
+    if (!out) perSvc.set(k, (out = this.computeBackends(svc, protocol, port)));
+    return out;
+  }
+
+  private computeBackends(svc: ServiceView, protocol: Protocol, port: number): ServiceBackend[] {
     const sp = svc.ports.find((p) => p.protocol === protocol && p.port === port);
     if (!sp) return [];
     const out: ServiceBackend[] = [];

@@ -16,12 +16,15 @@ import {
   namespacedPolicyModel,
 } from '../policy/model.js';
 import { ClusterView } from './cluster-view.js';
-import { PeerResolver, selects } from './contributions.js';
 import { type CompileDiagnostic, EndpointIdsExhausted, PrefixMapOverflow } from './diagnostics.js';
+import { DirectionState } from './direction.js';
 import { IdAllocator } from './ids.js';
 import { type SelectedPolicies, orderRules } from './order.js';
+import { PrefixTable } from './prefix-table.js';
+import { SelectionIndex, selects } from './selections.js';
 import { rulePatterns, slotKey } from './slots.js';
-import { buildDirectionTable, fallbackTable } from './tables.js';
+import { fallbackTable } from './tables.js';
+import { type RuleVariant, VariantRegistry } from './variants.js';
 import {
   type CompiledEndpoint,
   type CompiledNode,
@@ -73,14 +76,18 @@ function policyModel(p: PolicyObject): AnyPolicy {
 }
 
 interface EndpointState {
-  readonly compiled: CompiledEndpoint;
+  compiled: CompiledEndpoint;
   readonly policies: ReadonlySet<string>;
-  readonly diagnostics: readonly CompileDiagnostic[];
+  egress: DirectionState | null;
+  ingress: DirectionState | null;
+  /** What assemble() last made of `compiled` (itself, or its map-overflow fallback). */
+  out?: { readonly from: CompiledEndpoint; readonly ep: CompiledEndpoint };
 }
 
 export class Compiler {
   private view!: ClusterView;
-  private resolver!: PeerResolver;
+  private selections!: SelectionIndex;
+  private variants!: VariantRegistry;
   private readonly policies = new Map<string, AnyPolicy>();
   private cluster: ClusterPolicyModel[] = [];
   private namespaced: NamespacedPolicyModel[] = [];
@@ -93,6 +100,11 @@ export class Compiler {
   private readonly slotOf = new Map<RuleModel, number>();
   private readonly endpoints = new Map<string, EndpointState>();
   private dirty = new Set<string>();
+  /** Endpoint directions with host prefixes to recompute (pod changes elsewhere in the cluster). */
+  private stale = new Map<DirectionState, Set<string>>();
+  /** Bumped when rule refs or slots change, so result() reuses its copies otherwise. */
+  private refsVersion = 0;
+  private refsCopy: { version: number; slots: ReadonlyMap<number, FqdnSlot>; rules: ReadonlyMap<number, RuleRef> } | null = null;
   /** Local pods left without an endpoint id. */
   private readonly unplaced = new Map<string, CompileDiagnostic>();
   private dirtyAll = true;
@@ -134,7 +146,15 @@ export class Compiler {
   /** Replaces everything (namespaces, nodes, Services, EndpointSlices changed): full recompile. */
   replaceState(state: ClusterState): void {
     this.view = new ClusterView(state);
-    this.resolver = new PeerResolver(this.view);
+    this.selections = new SelectionIndex(this.view);
+    this.variants = new VariantRegistry(this.view, this.selections);
+    // Every endpoint is rebuilt against the new registry; the old directions keep their tables
+    // only as the base the new ones are diffed against.
+    for (const st of this.endpoints.values()) {
+      st.egress = null;
+      st.ingress = null;
+    }
+    this.stale = new Map();
     for (const ref of [...this.policies.keys()]) this.unregister(ref);
     for (const p of [...state.clusterNetworkPolicies, ...state.networkPolicies, ...state.applicationNetworkPolicies]) this.register(policyModel(p));
     this.resort();
@@ -176,9 +196,18 @@ export class Compiler {
   // ---- output --------------------------------------------------------------------------------
 
   result(): CompiledNode {
-    if (!this.dirtyAll && this.dirty.size === 0 && this.last) return this.last;
+    if (!this.dirtyAll && this.dirty.size === 0 && this.stale.size === 0 && this.last) return this.last;
     const keys = this.dirtyAll ? new Set([...this.endpoints.keys(), ...[...this.view.pods.values()].filter((p) => this.isLocal(p)).map((p) => p.key)]) : this.dirty;
     for (const key of keys) this.compileEndpoint(key);
+    for (const [dir, prefixes] of this.stale) {
+      const st = this.endpoints.get(dir.endpoint);
+      if (!st || (st.egress !== dir && st.ingress !== dir)) continue;
+      dir.refresh(prefixes);
+      const table = dir.table;
+      const name = dir.dir;
+      if (st.compiled[name] !== table) st.compiled = { ...st.compiled, [name]: table };
+    }
+    this.stale = new Map();
     this.dirty = new Set();
     this.dirtyAll = false;
     this.last = this.assemble();
@@ -192,6 +221,7 @@ export class Compiler {
   }
 
   private register(model: AnyPolicy): void {
+    this.refsVersion++;
     this.policies.set(model.ref, model);
     for (const direction of ['Egress', 'Ingress'] as const) {
       for (const rule of direction === 'Egress' ? model.egress : model.ingress) {
@@ -218,6 +248,7 @@ export class Compiler {
   private unregister(ref: string): void {
     const model = this.policies.get(ref);
     if (!model) return;
+    this.refsVersion++;
     this.policies.delete(ref);
     for (const direction of ['Egress', 'Ingress'] as const) {
       for (const rule of direction === 'Egress' ? model.egress : model.ingress) {
@@ -232,8 +263,6 @@ export class Compiler {
           this.slotIds.release(slotKey(ref, rule, rulePatterns(rule)));
           this.slotOf.delete(rule);
         }
-        this.resolver.dropEgressCache(rule);
-        if (rule.peers !== 'any') this.resolver.forgetPeers(rule.peers.filter((p) => p.kind === 'pods'));
       }
     }
   }
@@ -252,36 +281,19 @@ export class Compiler {
     }
   }
 
-  /** A pod appeared, changed or went: drop the caches it can affect, mark the endpoints to redo. */
+  /** A pod appeared, changed or went: update the host prefixes it touches, redo its own endpoint. */
   private podChanged(removed: PodEntry | undefined, added: PodEntry | undefined): void {
-    this.resolver.podChanged(removed, added);
-    const pods = [removed, added].filter((p): p is PodEntry => p !== undefined);
-    const names = new Set(pods.flatMap((p) => p.namedPorts.map((n) => n.name)));
-    const backend = pods.some((p) => p.ips.some((ip) => [...this.view.servicesListing(ip)].length > 0));
-    const affected = new Set<string>();
-    for (const model of this.policies.values()) {
-      for (const direction of ['Egress', 'Ingress'] as const) {
-        for (const rule of direction === 'Egress' ? model.egress : model.ingress) {
-          if (this.ruleTouches(rule, pods, names, backend)) {
-            affected.add(model.ref);
-            if (direction === 'Egress') this.resolver.dropEgressCache(rule);
-          }
-        }
+    const touched = this.selections.podChanged(removed, added);
+    for (const p of [removed, added]) if (p) this.dirty.add(p.key);
+    if (this.dirtyAll) return;
+    for (const [variant, keys] of this.variants.podChanged(removed, added, touched)) {
+      for (const user of variant.users) {
+        const dir = user as DirectionState;
+        let set = this.stale.get(dir);
+        if (!set) this.stale.set(dir, (set = new Set()));
+        for (const k of keys) set.add(k);
       }
     }
-    for (const st of this.endpoints.values()) {
-      if ([...st.policies].some((r) => affected.has(r))) this.dirty.add(st.compiled.key);
-    }
-    for (const p of pods) this.dirty.add(p.key);
-  }
-
-  private ruleTouches(rule: RuleModel, pods: readonly PodEntry[], names: ReadonlySet<string>, backend: boolean): boolean {
-    const podPeers = rule.peers === 'any' ? [] : rule.peers.filter((p) => p.kind === 'pods');
-    if (podPeers.some((peer) => pods.some((pod) => !pod.hostNetwork && selects(peer, pod)))) return true;
-    if (backend && (rule.peers === 'any' || podPeers.length > 0)) return true;
-    if (rule.ports !== 'any' && rule.ports.some((p) => p.kind === 'named' && names.has(p.name))) return true;
-    // A pod IP inside an ipBlock/networks/nodes peer changes nothing (prefixes do not depend on pods).
-    return false;
   }
 
   private selectedFor(pod: PodEntry): { egress: SelectedPolicies; ingress: SelectedPolicies; refs: Set<string> } {
@@ -297,21 +309,38 @@ export class Compiler {
     };
   }
 
+  private dropEndpoint(key: string): void {
+    const st = this.endpoints.get(key);
+    if (!st) return;
+    this.releaseDirections(st);
+    this.endpoints.delete(key);
+  }
+
+  private releaseDirections(st: EndpointState): void {
+    for (const dir of [st.egress, st.ingress]) {
+      if (!dir) continue;
+      for (const v of new Set(dir.variants)) this.variants.release(v, dir);
+      this.stale.delete(dir);
+    }
+  }
+
   private compileEndpoint(key: string): void {
     const pod = this.view.pods.get(key);
     if (!pod || !this.isLocal(pod)) {
-      if (this.endpoints.delete(key)) this.epIds.release(key);
+      this.dropEndpoint(key);
+      this.epIds.release(key);
+      this.unplaced.delete(key);
       return;
     }
     const epId = this.epIds.acquire(key);
     if (epId === undefined) {
-      this.endpoints.delete(key);
+      this.dropEndpoint(key);
       // Keep the report: an endpoint without an id is still a pod the node cannot enforce.
       this.unplaced.set(key, new EndpointIdsExhausted(key, this.maxEndpoints));
       return;
     }
     this.unplaced.delete(key);
-    const diagnostics: CompileDiagnostic[] = [];
+    const before = this.endpoints.get(key);
     const first = (ips: readonly IPAddress[], family: 4 | 6): string | undefined => {
       const ip = ips.find((i) => i.family === family);
       return ip ? formatIP(ip) : undefined;
@@ -333,24 +362,42 @@ export class Compiler {
     const extraSelf = pod.ips.filter((ip) => formatIP(ip) !== (ip.family === 4 ? config.podIp4 : config.podIp6));
     const extraNode = nodeIPs.filter((ip) => formatIP(ip) !== (ip.family === 4 ? config.nodeIp4 : config.nodeIp6) && !pod.ips.some((p) => sameIP(p, ip)));
     const slots = new Set<number>();
-    const table = (direction: Direction): DirectionTable => {
-      const dir = direction === 'Egress' ? 'egress' : 'ingress';
-      const selected = direction === 'Egress' ? sel.egress : sel.ingress;
-      const isolated = selected.np.length > 0;
-      if (mode === 'notEnforced') return { isolated, prefixes: new Map(), fallback: false };
-      const ordered = orderRules(direction, selected, (_ref, rule) => this.ruleIdOf.get(rule) ?? RESERVED_RULE_ID.fallbackDeny);
-      const rules = ordered.map((rule) => {
-        const slot = direction === 'Egress' ? (this.slotOf.get(rule.rule) ?? 0) : 0;
+    // The previous tables (same endpoint id) are the base the new ones share entries with.
+    const sameId = before !== undefined && before.compiled.epId === epId;
+    const direction = (d: Direction): DirectionState | null => {
+      const dir = d === 'Egress' ? 'egress' : 'ingress';
+      const selected = d === 'Egress' ? sel.egress : sel.ingress;
+      if (mode === 'notEnforced') return null;
+      const ordered = orderRules(d, selected, (_ref, rule) => this.ruleIdOf.get(rule) ?? RESERVED_RULE_ID.fallbackDeny);
+      // A placeholder user until the state exists (the state is built from the variants).
+      const user = {};
+      const variants: RuleVariant[] = ordered.map((rule) => {
+        const slot = d === 'Egress' ? (this.slotOf.get(rule.rule) ?? 0) : 0;
         if (slot !== 0) slots.add(slot);
-        return { rule, contributions: this.resolver.contributions(direction, rule.rule, slot, pod) };
+        return this.variants.acquire(d, rule.rule, slot, pod, user);
       });
-      const implicit = direction === 'Ingress' ? [...extraSelf, ...extraNode] : extraSelf;
-      const built = buildDirectionTable({ endpoint: key, direction: dir, isolated, rules, implicit, maxRules: this.maxRules });
-      diagnostics.push(...built.diagnostics);
-      return built.table;
+      const implicit = d === 'Ingress' ? [...extraSelf, ...extraNode] : extraSelf;
+      const state = new DirectionState(key, dir, selected.np.length > 0, ordered, variants, implicit, this.maxRules, sameId ? before.compiled[dir] : undefined);
+      // The variants know their users by the direction state (pod changes are routed to it).
+      for (const v of new Set(variants)) {
+        v.users.add(state);
+        this.variants.release(v, user);
+      }
+      return state;
     };
-    const compiled: CompiledEndpoint = { key, epId, config, egress: table('Egress'), ingress: table('Ingress'), slots: [...slots].sort((a, b) => a - b) };
-    this.endpoints.set(key, { compiled, policies: sel.refs, diagnostics });
+    const egress = direction('Egress');
+    const ingress = direction('Ingress');
+    if (before) this.releaseDirections(before);
+    const table = (d: DirectionState | null, isolated: boolean): DirectionTable => d?.table ?? { isolated, prefixes: EMPTY, fallback: false };
+    const compiled: CompiledEndpoint = {
+      key,
+      epId,
+      config,
+      egress: table(egress, config.egressIsolated),
+      ingress: table(ingress, config.ingressIsolated),
+      slots: [...slots].sort((a, b) => a - b),
+    };
+    this.endpoints.set(key, { compiled, policies: sel.refs, egress, ingress });
   }
 
   /** Collects endpoints and enforces the node-wide LPM capacity (endpoints in id order). */
@@ -362,23 +409,43 @@ export class Compiler {
     for (const st of states) {
       const ep = st.compiled;
       const count = { 4: 0, 6: 0 };
-      for (const t of [ep.egress, ep.ingress]) for (const p of t.prefixes.values()) count[p.family]++;
+      for (const t of [ep.egress, ep.ingress]) {
+        const c = (t.prefixes as PrefixTable).counts;
+        count[4] += c[4];
+        count[6] += c[6];
+      }
       let out = ep;
       const over = ([4, 6] as const).find((f) => used[f] + count[f] > this.maxPrefixes);
       if (over !== undefined) {
         diagnostics.push(new PrefixMapOverflow(ep.key, over, used[over] + count[over], this.maxPrefixes));
-        out = { ...ep, egress: fallbackTable({ isolated: ep.egress.isolated, implicit: implicitOf(ep.egress) }), ingress: fallbackTable({ isolated: ep.ingress.isolated, implicit: implicitOf(ep.ingress) }) };
-        for (const t of [out.egress, out.ingress]) for (const p of t.prefixes.values()) used[p.family]++;
+        // The same fallback object while the endpoint is unchanged: diff skips it in one comparison.
+        out =
+          st.out?.from === ep
+            ? st.out.ep
+            : {
+                ...ep,
+                egress: fallbackTable({ isolated: ep.egress.isolated, implicit: st.egress?.implicit ?? implicitOf(ep.egress) }),
+                ingress: fallbackTable({ isolated: ep.ingress.isolated, implicit: st.ingress?.implicit ?? implicitOf(ep.ingress) }),
+              };
+        st.out = { from: ep, ep: out };
+        for (const t of [out.egress, out.ingress]) {
+          const c = (t.prefixes as PrefixTable).counts;
+          used[4] += c[4];
+          used[6] += c[6];
+        }
       } else {
         used[4] += count[4];
         used[6] += count[6];
       }
       endpoints.set(ep.key, out);
-      diagnostics.push(...st.diagnostics);
+      for (const d of [st.egress, st.ingress]) if (d) diagnostics.push(...d.diagnostics);
     }
-    return { endpoints, slots: new Map(this.slots), rules: new Map(this.ruleRefs), diagnostics, maxRules: this.maxRules };
+    if (this.refsCopy?.version !== this.refsVersion) this.refsCopy = { version: this.refsVersion, slots: new Map(this.slots), rules: new Map(this.ruleRefs) };
+    return { endpoints, slots: this.refsCopy.slots, rules: this.refsCopy.rules, diagnostics, maxRules: this.maxRules };
   }
 }
+
+const EMPTY = PrefixTable.EMPTY;
 
 /** The implicitly allowed host addresses of a table (kept by the map-overflow fallback). */
 function implicitOf(t: DirectionTable): IPAddress[] {

@@ -1,0 +1,229 @@
+// One endpoint direction's LPM table, kept between compilations: every prefix some rule
+// contributes, each carrying the rules of all prefixes containing it (the datapath does ONE
+// longest-prefix lookup, so a narrower prefix must repeat what broader ones say).
+//
+// The few non-host prefixes (CIDRs, default routes) go into a binary trie in one pass, parents
+// first, each with the merged items of its ancestors. A host prefix (pod /32, ClusterIP) then
+// needs one trie walk to its deepest non-host ancestor plus its own items; the rule list is
+// memoised on (ancestor, own items), so the thousands of /32s that see the same rules cost one
+// list build. A pod change recomputes just the host prefixes it touched. Overflow or an
+// inexpressible order replaces the whole direction with the fail-closed fallback.
+import type { IPAddress } from '../policy/ip.js';
+import { hostCidr } from '../policy/cidr.js';
+import { AmbiguousFqdnOrder, type CompileDiagnostic, RuleListOverflow } from './diagnostics.js';
+import type { OrderedRule } from './order.js';
+import { PrefixTable } from './prefix-table.js';
+import { type ListItem, buildRuleList, ruleListKey } from './rule-list.js';
+import { IMPLICIT_ALLOW, fallbackTable, prefixEntry } from './tables.js';
+import type { CompiledRule, DirName, DirectionTable, PrefixEntry } from './types.js';
+import type { BoxSet, PrefixInfo, RuleVariant } from './variants.js';
+
+interface Own {
+  readonly rule: OrderedRule;
+  readonly set: BoxSet;
+}
+
+interface NonHost {
+  readonly id: number;
+  readonly prefix: PrefixInfo;
+  /** Items of this prefix and all its ancestors, by rule position. */
+  readonly items: readonly ListItem[];
+}
+
+interface TrieNode {
+  c0?: TrieNode;
+  c1?: TrieNode;
+  n?: NonHost;
+}
+
+type Built = { readonly ok: true; readonly rules: readonly CompiledRule[]; readonly key: string } | { readonly ok: false; readonly diagnostic: CompileDiagnostic };
+
+class Fallback extends Error {
+  constructor(readonly diagnostic: CompileDiagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+function bit(p: PrefixInfo, i: number): number {
+  if (p.cidr.family === 4) return (p.v4 >>> (31 - i)) & 1;
+  return Number((p.cidr.base >> BigInt(127 - i)) & 1n);
+}
+
+/** Merges two item lists sorted by rule position; a rule present in both gets both box lists. */
+function mergeItems(a: readonly ListItem[], b: readonly ListItem[]): ListItem[] {
+  if (a.length === 0) return [...b];
+  if (b.length === 0) return [...a];
+  const out: ListItem[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x && (!y || x.rule.pos < y.rule.pos)) {
+      out.push(x);
+      i++;
+    } else if (y && (!x || y.rule.pos < x.rule.pos)) {
+      out.push(y);
+      j++;
+    } else if (x && y) {
+      out.push({ rule: x.rule, boxes: [...x.boxes, ...y.boxes] });
+      i++;
+      j++;
+    }
+  }
+  return out;
+}
+
+function ownItems(own: readonly Own[]): ListItem[] {
+  return own.map((o) => ({ rule: o.rule, boxes: o.set.boxes }));
+}
+
+export class DirectionState {
+  table: DirectionTable;
+  diagnostics: CompileDiagnostic[] = [];
+  private roots: { 4: TrieNode; 6: TrieNode } = { 4: {}, 6: {} };
+  private readonly memo = new Map<string, Built>();
+  private readonly implicitKeys: Set<string>;
+
+  constructor(
+    readonly endpoint: string,
+    readonly dir: DirName,
+    readonly isolated: boolean,
+    readonly ordered: readonly OrderedRule[],
+    readonly variants: readonly RuleVariant[],
+    readonly implicit: readonly IPAddress[],
+    readonly maxRules: number,
+    previous?: DirectionTable,
+  ) {
+    this.implicitKeys = new Set(implicit.map((ip) => prefixEntry(hostCidr(ip), IMPLICIT_ALLOW).cidr));
+    this.table = this.build(previous);
+  }
+
+  private list(sig: string, items: () => ListItem[], prefix: PrefixInfo): Built {
+    let b = this.memo.get(sig);
+    if (!b) {
+      const its = items();
+      const res = buildRuleList(its, prefix.cidr.family);
+      if (!res.ok) b = { ok: false, diagnostic: new AmbiguousFqdnOrder(this.endpoint, this.dir, prefix.key, res.policies) };
+      else if (res.rules.length > this.maxRules) {
+        const policies = [...new Set(its.map((i) => i.rule.policyRef))];
+        b = { ok: false, diagnostic: new RuleListOverflow(this.endpoint, this.dir, prefix.key, res.rules.length, this.maxRules, policies) };
+      } else b = { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
+      this.memo.set(sig, b);
+    }
+    return b;
+  }
+
+  private entry(prefix: PrefixInfo, built: Built, previous: ReadonlyMap<string, PrefixEntry> | undefined): PrefixEntry {
+    if (!built.ok) throw new Fallback(built.diagnostic);
+    const old = previous?.get(prefix.key);
+    if (old && old.key === built.key) return old;
+    return { cidr: prefix.key, family: prefix.cidr.family, addr: prefix.addr, prefixLen: prefix.cidr.prefixLength, rules: built.rules, key: built.key };
+  }
+
+  private deepest(p: PrefixInfo): NonHost | undefined {
+    let node: TrieNode | undefined = this.roots[p.cidr.family];
+    let best = node.n;
+    for (let i = 0; i < p.cidr.prefixLength; i++) {
+      node = bit(p, i) === 0 ? node.c0 : node.c1;
+      if (!node) break;
+      if (node.n) best = node.n;
+    }
+    return best;
+  }
+
+  private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: ReadonlyMap<string, PrefixEntry> | undefined): PrefixEntry {
+    const anc = this.deepest(prefix);
+    let sig = `${prefix.cidr.family}#${anc?.id ?? 0}`;
+    for (const o of own) sig += `|${o.rule.pos}:${o.set.id}`;
+    return this.entry(prefix, this.list(sig, () => mergeItems(anc?.items ?? [], ownItems(own)), prefix), previous);
+  }
+
+  private build(previous: DirectionTable | undefined): DirectionTable {
+    const prev = previous && !previous.fallback ? previous.prefixes : undefined;
+    try {
+      const byKey = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
+      this.ordered.forEach((rule, i) => {
+        for (const [k, slice] of (this.variants[i] as RuleVariant).entries) {
+          const e = byKey.get(k);
+          if (e) e.own.push({ rule, set: slice.set });
+          else byKey.set(k, { prefix: slice.prefix, own: [{ rule, set: slice.set }] });
+        }
+      });
+      const out = new Map<string, PrefixEntry>();
+      this.roots = { 4: {}, 6: {} };
+      const nonHost = [...byKey.values()].filter((e) => !e.prefix.host).sort((a, b) => a.prefix.cidr.prefixLength - b.prefix.cidr.prefixLength);
+      let id = 0;
+      for (const e of nonHost) {
+        // Parents are inserted before children (shorter first): the deepest node on the path is the parent.
+        let node = this.roots[e.prefix.cidr.family];
+        let parent: NonHost | undefined;
+        for (let i = 0; i < e.prefix.cidr.prefixLength; i++) {
+          if (node.n) parent = node.n;
+          if (bit(e.prefix, i) === 0) node = node.c0 ??= {};
+          else node = node.c1 ??= {};
+        }
+        const items = mergeItems(parent?.items ?? [], ownItems(e.own));
+        const n: NonHost = { id: ++id, prefix: e.prefix, items };
+        node.n = n;
+        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.list(`${e.prefix.key}@${this.memo.size}`, () => items, e.prefix), prev));
+      }
+      for (const [k, e] of byKey) if (e.prefix.host && !this.implicitKeys.has(k)) out.set(k, this.hostEntry(e.prefix, e.own, prev));
+      for (const ip of this.implicit) {
+        const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
+        const old = prev?.get(e.cidr);
+        out.set(e.cidr, old && old.key === e.key ? old : e);
+      }
+      this.diagnostics = [];
+      if (!(prev instanceof PrefixTable)) return { isolated: this.isolated, prefixes: PrefixTable.of(out), fallback: false };
+      const changes = new Map<string, PrefixEntry | null>();
+      for (const [k, e] of out) if (prev.get(k) !== e) changes.set(k, e);
+      for (const k of prev.keys()) if (!out.has(k)) changes.set(k, null);
+      return { isolated: this.isolated, prefixes: prev.with(changes), fallback: false };
+    } catch (err) {
+      if (!(err instanceof Fallback)) throw err;
+      this.diagnostics = [err.diagnostic];
+      return fallbackTable({ isolated: this.isolated, implicit: this.implicit });
+    }
+  }
+
+  /** Recomputes the given host prefixes from the variants' current contributions. */
+  refresh(keys: Iterable<string>): void {
+    if (this.table.fallback) {
+      this.table = this.build(this.table);
+      return;
+    }
+    const prev = this.table.prefixes as PrefixTable;
+    const changes = new Map<string, PrefixEntry | null>();
+    try {
+      for (const k of keys) {
+        if (this.implicitKeys.has(k) || changes.has(k)) continue;
+        const own: Own[] = [];
+        let prefix: PrefixInfo | undefined;
+        this.ordered.forEach((rule, i) => {
+          const s = (this.variants[i] as RuleVariant).entries.get(k);
+          if (s) {
+            own.push({ rule, set: s.set });
+            prefix = s.prefix;
+          }
+        });
+        if (!prefix) {
+          if (prev.has(k)) changes.set(k, null);
+          continue;
+        }
+        if (!prefix.host) {
+          // Only host prefixes follow pods; anything else means the whole table is stale.
+          this.table = this.build(this.table);
+          return;
+        }
+        changes.set(k, this.hostEntry(prefix, own, prev));
+      }
+    } catch (err) {
+      if (!(err instanceof Fallback)) throw err;
+      this.diagnostics = [err.diagnostic];
+      this.table = fallbackTable({ isolated: this.isolated, implicit: this.implicit });
+      return;
+    }
+    this.table = { isolated: this.isolated, prefixes: prev.with(changes), fallback: false };
+  }
+}
