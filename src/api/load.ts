@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { emptyClusterState, type ClusterState, type KnownObject } from './types.js';
+import { emptyClusterState, objectRef, type ClusterState, type KnownObject } from './types.js';
 import { findKind, groupOf, POLICY_GROUPS } from './kinds.js';
 import { admitObject } from './validate.js';
 
@@ -22,6 +22,12 @@ export interface Problem {
 export interface LoadResult {
   state: ClusterState;
   problems: Problem[];
+  /**
+   * Where each admitted object was read, by its ref as objectRef() spells it (the key lint
+   * findings and explain reasons use). An EKS and an upstream ClusterNetworkPolicy of one name
+   * share a ref: both sources are listed, comma-separated.
+   */
+  sources: Map<string, string>;
 }
 
 /** One raw object and where it was read from. */
@@ -134,6 +140,7 @@ function place(state: ClusterState, obj: KnownObject): void {
 function build(entries: Entry[], problems: Problem[]): LoadResult {
   const state = emptyClusterState();
   const seen = new Map<string, string>();
+  const sources = new Map<string, string>();
   for (const { obj, source } of entries) {
     if (!isObj(obj)) {
       const what = Array.isArray(obj) ? 'a list (a list of objects is written as kind: List)' : typeof obj;
@@ -170,9 +177,11 @@ function build(entries: Entry[], problems: Problem[]): LoadResult {
     }
     seen.set(key, source);
     place(state, object);
+    const at = sources.get(objectRef(object));
+    sources.set(objectRef(object), at === undefined ? source : `${at}, ${source}`);
   }
-  problems.push(...unknownNodes(state, seen));
-  return { state, problems };
+  problems.push(...unknownNodes(state, sources));
+  return { state, problems, sources };
 }
 
 /** Pods whose spec.nodeName names no Node object: kubelet probes then rest on status.hostIP(s). */
@@ -182,12 +191,12 @@ function unknownNodes(state: ClusterState, sources: ReadonlyMap<string, string>)
   for (const pod of state.pods) {
     const nodeName = pod.spec.nodeName;
     if (nodeName === undefined || nodeName === '' || nodes.has(nodeName)) continue;
-    const { namespace, name } = pod.metadata;
+    const ref = objectRef(pod);
     const known = Boolean(pod.status?.hostIP) || (pod.status?.hostIPs?.length ?? 0) > 0;
     out.push({
       severity: 'warning',
-      source: sources.get(`/Pod/${namespace}/${name}`) ?? '',
-      ref: `Pod/${namespace}/${name}`,
+      source: sources.get(ref) ?? '',
+      ref,
       field: 'spec.nodeName',
       message: `${nodeName} names no Node object: ${
         known ? "its kubelet probes are recognised only by the pod's status.hostIP(s)" : 'kubelet probes are not recognised (no status.hostIP either)'

@@ -11,10 +11,10 @@ export interface LintOptions {
 }
 
 export async function runLint(opts: LintOptions): Promise<CommandOutput> {
-  const { state, problems } = await loadManifests(opts.files);
+  const { state, problems, sources } = await loadManifests(opts.files);
   const findings: Problem[] = [
     ...problems,
-    ...lintPolicies(state).map((f): Problem => ({ ...f, source: 'lint' })),
+    ...lintPolicies(state).map((f): Problem => ({ ...f, source: sources.get(f.ref) ?? 'lint' })),
   ];
   const errors = findings.filter((p) => p.severity === 'error').length;
   const warnings = findings.length - errors;

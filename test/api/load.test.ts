@@ -122,6 +122,28 @@ spec: {podSelector: {matchLabels: {a: "yes"}}}
     expect(parseManifests(yamlDocs(pod('p', { spec: { containers: [{ name: 'c' }] } })), 'n.yaml').problems).toEqual([]);
   });
 
+  it('maps every admitted object ref to where it was read (List items included)', () => {
+    const list = { apiVersion: 'v1', kind: 'List', items: [ns('b'), pod('q')] };
+    const { sources } = parseManifests(yamlDocs(node('n1'), ns('a'), list, upstreamCnp()), 's.yaml');
+    expect(Object.fromEntries(sources)).toEqual({
+      'Node/n1': 's.yaml#1',
+      'Namespace/a': 's.yaml#2',
+      'Namespace/b': 's.yaml#3/items[0]',
+      'Pod/a/q': 's.yaml#3/items[1]',
+      'ClusterNetworkPolicy/cnp': 's.yaml#4',
+    });
+  });
+
+  it('an invalid or duplicate object does not replace the source of the admitted one', () => {
+    const { sources } = parseManifests(yamlDocs(ns('a'), ns('a'), upstreamCnp({ priority: 2000 })), 'd.yaml');
+    expect(Object.fromEntries(sources)).toEqual({ 'Namespace/a': 'd.yaml#1' });
+  });
+
+  it('two cluster policies that share a ref (EKS and upstream) list both sources', () => {
+    const eks = { ...upstreamCnp(), apiVersion: 'networking.k8s.aws/v1alpha1' };
+    expect(parseManifests(yamlDocs(upstreamCnp(), eks), 'c.yaml').sources.get('ClusterNetworkPolicy/cnp')).toBe('c.yaml#1, c.yaml#2');
+  });
+
   it('reports duplicates and keeps the first', () => {
     const second = { ...ns('a'), metadata: { name: 'a', labels: { v: '2' } } };
     const { state, problems } = parseManifests(yamlDocs(ns('a'), second), 'd.yaml');
@@ -176,7 +198,9 @@ describe('loadManifests', () => {
   });
 
   it('walks directories recursively, skipping other extensions, and finds cross-file duplicates', async () => {
-    const { state, problems } = await loadManifests([dir]);
+    const { state, problems, sources } = await loadManifests([dir]);
+    expect(sources.get('Pod/a/p1')).toBe(join(dir, 'a.yaml#2'));
+    expect(sources.get('Pod/a/p2')).toBe(`${join(dir, 'sub', 'deeper', 'c.json')}/items[0]`);
     expect(state.pods.map((p) => p.metadata.name).sort()).toEqual(['p1', 'p2']);
     expect(state.networkPolicies).toHaveLength(1);
     expect(problems).toEqual([expect.objectContaining({ severity: 'error', source: join(dir, 'dup.yaml'), ref: 'Pod/a/p1' })]);
