@@ -1,0 +1,114 @@
+// The DNS side of enforcement on a real node (test/e2e/fixtures/dns.yaml, standard mode): learning
+// is per pod and per query name (subdomains yes, apex and other names no; a CNAME chain counts for
+// the name asked, not for its target), works over UDP and TCP and for AAAA answers over IPv6, and
+// has no first-connection race: 1000 resolve-then-connect rounds, each to an IP never seen before,
+// with 0 failures.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ZoneRecord } from '../../src/sandbox/index.js';
+import { E2eNode, KUBE_DNS, REPO, needRoot } from './node.js';
+
+const RACE_ROUNDS = 1000;
+const raceIp = (i: number): string => `100.64.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+const RACE: ZoneRecord[] = Array.from({ length: RACE_ROUNDS }, (_, i) => ({ name: `r${i}.race.example.com`, type: 'A', data: raceIp(i) }));
+
+const ZONE: ZoneRecord[] = [
+  { name: 'bucket.s3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.90' },
+  { name: 'a.b.s3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.91' },
+  { name: 's3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.92' },
+  { name: 's3.us-west-2.amazonaws.com', type: 'A', data: '203.0.113.93' },
+  // a matching name whose answer is a CNAME chain to a name the pattern does not match
+  { name: 'data.s3.us-east-1.amazonaws.com', type: 'CNAME', data: 'edge.cdn.example.net' },
+  { name: 'edge.cdn.example.net', type: 'CNAME', data: 'pop1.cdn.example.net' },
+  { name: 'pop1.cdn.example.net', type: 'A', data: '203.0.113.94' },
+  // the reverse: a non-matching name chained to a matching one opens nothing
+  { name: 'files.example.org', type: 'CNAME', data: 'hidden.s3.us-east-1.amazonaws.com' },
+  { name: 'hidden.s3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.95' },
+  { name: 'tcp.s3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.96' },
+  { name: 'v6.s3.us-east-1.amazonaws.com', type: 'AAAA', data: '2001:db8::96' },
+  ...RACE,
+];
+
+describe.skipIf(!needRoot)('e2e: DNS learning', () => {
+  let node: E2eNode;
+  beforeAll(async () => {
+    node = await E2eNode.create({
+      manifests: [join(REPO, 'test/e2e/fixtures/dns.yaml'), KUBE_DNS],
+      zone: ZONE,
+      harness: { outside: { addresses: RACE.map((r) => r.data), tcpPorts: [443, 8080], udpPorts: [] }, execTimeoutMs: 20_000 },
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await node?.destroy();
+  }, 60_000);
+
+  const body = (dst: string, port: number, pod: string, v6 = false) =>
+    `outside ${dst} port ${port} from ${v6 ? node.h.pod(pod).ipv6 : node.h.pod(pod).ipv4}`;
+
+  it('opens a subdomain (one and two labels deep) for the pod that resolved it', async () => {
+    expect((await node.curl('storage/uploader', 'http://bucket.s3.us-east-1.amazonaws.com:443/')).body).toBe(body('203.0.113.90', 443, 'storage/uploader'));
+    expect((await node.curl('storage/uploader', 'http://a.b.s3.us-east-1.amazonaws.com:443/')).body).toBe(body('203.0.113.91', 443, 'storage/uploader'));
+    const d = await node.decision({ pod: 'storage/uploader', decision: 'allow', dst: '203.0.113.90', dport: 443 });
+    expect(d).toMatchObject({ tier: 'NetworkPolicy', policy: 'ApplicationNetworkPolicy/storage/access-to-s3', rule: 0 });
+  });
+
+  it('keeps learning per pod: the other replica, which did not resolve, is dropped', async () => {
+    await node.waitLog((l) => l.event === 'decision' && l.dst === '203.0.113.90');
+    const r = await node.curl('storage/uploader-2', 'http://203.0.113.90:443/');
+    expect(r.code).toBe(28);
+    const d = await node.decision({ pod: 'storage/uploader-2', decision: 'deny', dst: '203.0.113.90', dport: 443 });
+    expect(d.tier).toBe('NetworkPolicy');
+  });
+
+  it.each([
+    ['the apex of the wildcard', 'http://s3.us-east-1.amazonaws.com:443/', '203.0.113.92'],
+    ['another region', 'http://s3.us-west-2.amazonaws.com:443/', '203.0.113.93'],
+    ['a name chained (CNAME) to a matching one', 'http://files.example.org:443/', '203.0.113.95'],
+  ])('drops %s', async (_what, url, dst) => {
+    expect((await node.curl('storage/uploader', url)).code).toBe(28);
+    await node.decision({ pod: 'storage/uploader', decision: 'deny', dst, dport: 443 });
+  });
+
+  it('opens the end of a CNAME chain for a matching query name', async () => {
+    const dig = await node.exec('storage/uploader', ['dig', '+short', 'data.s3.us-east-1.amazonaws.com', 'A']);
+    expect(dig.stdout.trim().split('\n')).toEqual(['edge.cdn.example.net.', 'pop1.cdn.example.net.', '203.0.113.94']);
+    expect((await node.curl('storage/uploader', 'http://203.0.113.94:443/')).body).toBe(body('203.0.113.94', 443, 'storage/uploader'));
+  });
+
+  it('learns from DNS over TCP', async () => {
+    const dig = await node.exec('storage/uploader', ['dig', '+tcp', '+short', '@10.96.0.10', 'tcp.s3.us-east-1.amazonaws.com', 'A']);
+    expect(dig.stdout.trim()).toBe('203.0.113.96');
+    expect((await node.curl('storage/uploader', 'http://203.0.113.96:443/')).body).toBe(body('203.0.113.96', 443, 'storage/uploader'));
+    expect((await node.curl('storage/uploader-2', 'http://203.0.113.96:443/')).code).toBe(28);
+  });
+
+  it('learns AAAA answers and enforces them over IPv6', async () => {
+    const r = await node.curl('storage/uploader', 'http://v6.s3.us-east-1.amazonaws.com:443/');
+    expect(r.stderr).toBe('');
+    expect(r.body).toBe(body('2001:db8::96', 443, 'storage/uploader', true));
+    expect((await node.curl('storage/uploader', 'http://v6.s3.us-east-1.amazonaws.com:8080/')).code).toBe(28);
+    expect((await node.curl('storage/uploader-2', 'http://[2001:db8::96]:443/')).code).toBe(28);
+    await node.decision({ pod: 'storage/uploader-2', decision: 'deny', dst: '2001:db8::96', dport: 443 });
+  });
+
+  it('leaves a pod no policy selects open (standard mode)', async () => {
+    expect((await node.curl('misc/app', 'http://203.0.113.92:8080/')).body).toBe(body('203.0.113.92', 8080, 'misc/app'));
+    expect((await node.decision({ pod: 'misc/app', decision: 'allow', dst: '203.0.113.92' })).tier).toBe('Default');
+  });
+
+  it(`has no first-connection race: ${RACE_ROUNDS} resolve-then-connect rounds to new IPs, 0 failures`, async () => {
+    const script = [
+      'fail=0',
+      `i=0; while [ $i -lt ${RACE_ROUNDS} ]; do`,
+      '  code=$(curl -4 -sS -m3 -o /dev/null -w "%{http_code}" "http://r$i.race.example.com:443/" 2>/dev/null)',
+      '  if [ "$code" != 200 ]; then fail=$((fail+1)); echo "failed r$i: $code"; fi',
+      '  i=$((i+1))',
+      'done',
+      'echo "failures=$fail"',
+    ].join('\n');
+    const r = await node.exec('storage/uploader', ['sh', '-c', script], 170_000);
+    expect(r.timedOut).toBe(false);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('failures=0');
+    expect(r.stdout).not.toContain('failed');
+  }, 180_000);
+});
