@@ -316,9 +316,9 @@ export class Compiler {
     this.endpoints.delete(key);
   }
 
-  private releaseDirections(st: EndpointState): void {
+  private releaseDirections(st: EndpointState, kept?: ReadonlySet<DirectionState>): void {
     for (const dir of [st.egress, st.ingress]) {
-      if (!dir) continue;
+      if (!dir || kept?.has(dir)) continue;
       for (const v of new Set(dir.variants)) this.variants.release(v, dir);
       this.stale.delete(dir);
     }
@@ -364,6 +364,7 @@ export class Compiler {
     const slots = new Set<number>();
     // The previous tables (same endpoint id) are the base the new ones share entries with.
     const sameId = before !== undefined && before.compiled.epId === epId;
+    const kept = new Set<DirectionState>();
     const direction = (d: Direction): DirectionState | null => {
       const dir = d === 'Egress' ? 'egress' : 'ingress';
       const selected = d === 'Egress' ? sel.egress : sel.ingress;
@@ -377,7 +378,32 @@ export class Compiler {
         return this.variants.acquire(d, rule.rule, slot, pod, user);
       });
       const implicit = d === 'Ingress' ? [...extraSelf, ...extraNode] : extraSelf;
-      const state = new DirectionState(key, dir, selected.np.length > 0, ordered, variants, implicit, this.maxRules, sameId ? before.compiled[dir] : undefined);
+      const isolated = selected.np.length > 0;
+      const old = sameId ? before[dir] : null;
+      let state: DirectionState | undefined;
+      if (old && old.sameShape(isolated, ordered, implicit)) {
+        // Same rules in the same places, some with new content (a policy edited): recompute only
+        // where the old or new content of those rules lies, plus what pod changes left pending.
+        const keys = new Set<string>(this.stale.get(old) ?? []);
+        let hostOnly = true;
+        let same = true;
+        variants.forEach((v, i) => {
+          const was = old.variants[i] as RuleVariant;
+          if (v === was) return;
+          same = false;
+          for (const x of [was, v]) for (const [k, slice] of x.entries) {
+            if (!slice.prefix.host) hostOnly = false;
+            keys.add(k);
+          }
+        });
+        if (same) {
+          for (const v of new Set(variants)) this.variants.release(v, user);
+          kept.add(old);
+          return old;
+        }
+        if (hostOnly) state = new DirectionState(key, dir, isolated, ordered, variants, implicit, this.maxRules, { from: { state: old, keys } });
+      }
+      state ??= new DirectionState(key, dir, isolated, ordered, variants, implicit, this.maxRules, { ...(sameId ? { previous: before.compiled[dir] } : {}) });
       // The variants know their users by the direction state (pod changes are routed to it).
       for (const v of new Set(variants)) {
         v.users.add(state);
@@ -387,7 +413,7 @@ export class Compiler {
     };
     const egress = direction('Egress');
     const ingress = direction('Ingress');
-    if (before) this.releaseDirections(before);
+    if (before) this.releaseDirections(before, kept);
     const table = (d: DirectionState | null, isolated: boolean): DirectionTable => d?.table ?? { isolated, prefixes: EMPTY, fallback: false };
     const compiled: CompiledEndpoint = {
       key,

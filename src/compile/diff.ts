@@ -1,6 +1,7 @@
 // What a backend must write and delete to go from one compilation to the next. Endpoints the
 // incremental compiler did not touch are the same objects, so they cost one comparison.
 import type { CompiledEndpoint, CompiledNode, CompiledRule, DirName, EndpointConfig, FamilyNumber, FqdnSlot } from './types.js';
+import { PrefixTable } from './prefix-table.js';
 import { DIR_NAMES } from './types.js';
 
 export interface PrefixRef {
@@ -62,6 +63,19 @@ export function diff(prev: CompiledNode | null, next: CompiledNode): CompiledDif
       // An endpoint whose id changed is a new key space: everything is rewritten.
       const sameId = before !== undefined && after !== undefined && before.epId === after.epId;
       if (before && after && before[dir] === after[dir] && sameId) continue;
+      // Two versions of one table: only the keys either version changed can differ.
+      const keys = sameId ? PrefixTable.changedKeys(a, b) : null;
+      if (keys) {
+        const ep = after as CompiledEndpoint;
+        for (const cidr of keys) {
+          const old = a.get(cidr);
+          const p = b.get(cidr);
+          if (p && old && old.key === p.key) continue;
+          if (p) prefixesUpsert.push({ endpoint: ep.key, epId: ep.epId, dir, family: p.family, cidr, addr: p.addr, prefixLen: p.prefixLen, rules: p.rules });
+          else if (old) prefixesRemove.push({ endpoint: ep.key, epId: ep.epId, dir, family: old.family, cidr, addr: old.addr, prefixLen: old.prefixLen });
+        }
+        continue;
+      }
       for (const [cidr, p] of b) {
         const old = sameId ? a.get(cidr) : undefined;
         if (old && old.key === p.key) continue;

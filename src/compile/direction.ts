@@ -82,9 +82,15 @@ export class DirectionState {
   table: DirectionTable;
   diagnostics: CompileDiagnostic[] = [];
   private roots: { 4: TrieNode; 6: TrieNode } = { 4: {}, 6: {} };
-  private readonly memo = new Map<string, Built>();
+  private memo = new Map<string, Built>();
   private readonly implicitKeys: Set<string>;
 
+  /**
+   * `from`: the endpoint's previous state, when it differs from this one only in the variants at
+   * some positions and those contribute host prefixes only (a policy's rule edited): the trie,
+   * the memo and the table carry over and just those prefixes are recomputed. Else `previous`:
+   * the table a fresh build shares unchanged entries with.
+   */
   constructor(
     readonly endpoint: string,
     readonly dir: DirName,
@@ -93,10 +99,30 @@ export class DirectionState {
     readonly variants: readonly RuleVariant[],
     readonly implicit: readonly IPAddress[],
     readonly maxRules: number,
-    previous?: DirectionTable,
+    init: { readonly previous?: DirectionTable; readonly from?: { readonly state: DirectionState; readonly keys: Iterable<string> } },
   ) {
     this.implicitKeys = new Set(implicit.map((ip) => prefixEntry(hostCidr(ip), IMPLICIT_ALLOW).cidr));
-    this.table = this.build(previous);
+    if (init.from) {
+      const old = init.from.state;
+      this.roots = old.roots;
+      this.memo = old.memo;
+      this.table = old.table;
+      this.diagnostics = old.diagnostics;
+      this.refresh(init.from.keys);
+    } else this.table = this.build(init.previous);
+  }
+
+  /** Whether `next` (same endpoint direction) equals this state up to the variants at some positions. */
+  sameShape(isolated: boolean, ordered: readonly OrderedRule[], implicit: readonly IPAddress[]): boolean {
+    if (isolated !== this.isolated || ordered.length !== this.ordered.length || implicit.length !== this.implicit.length) return false;
+    if (implicit.some((ip, i) => ip.value !== this.implicit[i]?.value || ip.family !== this.implicit[i]?.family)) return false;
+    return ordered.every((r, i) => {
+      const o = this.ordered[i] as OrderedRule;
+      return (
+        r.tier === o.tier && r.action === o.action && r.rank === o.rank && r.policyPos === o.policyPos && r.evalIdx === o.evalIdx &&
+        r.multi === o.multi && r.policyRef === o.policyRef && r.ruleId === o.ruleId
+      );
+    });
   }
 
   private list(sig: string, items: () => ListItem[], prefix: PrefixInfo): Built {
@@ -139,22 +165,47 @@ export class DirectionState {
     return this.entry(prefix, this.list(sig, () => mergeItems(anc?.items ?? [], ownItems(own)), prefix), previous);
   }
 
+  /** The contributions at one prefix, in position order. */
+  private ownAt(key: string): { prefix: PrefixInfo | undefined; own: Own[] } {
+    const own: Own[] = [];
+    let prefix: PrefixInfo | undefined;
+    for (let i = 0; i < this.ordered.length; i++) {
+      const s = (this.variants[i] as RuleVariant).entries.get(key);
+      if (s) {
+        own.push({ rule: this.ordered[i] as OrderedRule, set: s.set });
+        prefix = s.prefix;
+      }
+    }
+    return { prefix, own };
+  }
+
   private build(previous: DirectionTable | undefined): DirectionTable {
     const prev = previous && !previous.fallback ? previous.prefixes : undefined;
     try {
-      const byKey = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
-      this.ordered.forEach((rule, i) => {
+      // Host prefixes are many and mostly alike: first only their own-item signatures (positions
+      // and box sets), items are gathered for the prefixes whose list is not memoised yet.
+      const hosts = new Map<string, { prefix: PrefixInfo; sig: string }>();
+      const nonHost = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
+      for (let i = 0; i < this.ordered.length; i++) {
+        const rule = this.ordered[i] as OrderedRule;
         for (const [k, slice] of (this.variants[i] as RuleVariant).entries) {
-          const e = byKey.get(k);
-          if (e) e.own.push({ rule, set: slice.set });
-          else byKey.set(k, { prefix: slice.prefix, own: [{ rule, set: slice.set }] });
+          if (slice.prefix.host) {
+            const h = hosts.get(k);
+            const part = `|${rule.pos}:${slice.set.id}`;
+            if (h) h.sig += part;
+            else hosts.set(k, { prefix: slice.prefix, sig: part });
+          } else {
+            const e = nonHost.get(k);
+            if (e) e.own.push({ rule, set: slice.set });
+            else nonHost.set(k, { prefix: slice.prefix, own: [{ rule, set: slice.set }] });
+          }
         }
-      });
+      }
       const out = new Map<string, PrefixEntry>();
       this.roots = { 4: {}, 6: {} };
-      const nonHost = [...byKey.values()].filter((e) => !e.prefix.host).sort((a, b) => a.prefix.cidr.prefixLength - b.prefix.cidr.prefixLength);
+      const sorted = [...nonHost.values()].sort((a, b) => a.prefix.cidr.prefixLength - b.prefix.cidr.prefixLength);
       let id = 0;
-      for (const e of nonHost) {
+      for (const e of sorted) {
         // Parents are inserted before children (shorter first): the deepest node on the path is the parent.
         let node = this.roots[e.prefix.cidr.family];
         let parent: NonHost | undefined;
@@ -166,9 +217,14 @@ export class DirectionState {
         const items = mergeItems(parent?.items ?? [], ownItems(e.own));
         const n: NonHost = { id: ++id, prefix: e.prefix, items };
         node.n = n;
-        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.list(`${e.prefix.key}@${this.memo.size}`, () => items, e.prefix), prev));
+        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.list(`N${e.prefix.key}@${this.memo.size}`, () => items, e.prefix), prev));
       }
-      for (const [k, e] of byKey) if (e.prefix.host && !this.implicitKeys.has(k)) out.set(k, this.hostEntry(e.prefix, e.own, prev));
+      for (const [k, h] of hosts) {
+        if (this.implicitKeys.has(k)) continue;
+        const anc = this.deepest(h.prefix);
+        const sig = `${h.prefix.cidr.family}#${anc?.id ?? 0}${h.sig}`;
+        out.set(k, this.entry(h.prefix, this.list(sig, () => mergeItems(anc?.items ?? [], ownItems(this.ownAt(k).own)), h.prefix), prev));
+      }
       for (const ip of this.implicit) {
         const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
         const old = prev?.get(e.cidr);
@@ -198,15 +254,7 @@ export class DirectionState {
     try {
       for (const k of keys) {
         if (this.implicitKeys.has(k) || changes.has(k)) continue;
-        const own: Own[] = [];
-        let prefix: PrefixInfo | undefined;
-        this.ordered.forEach((rule, i) => {
-          const s = (this.variants[i] as RuleVariant).entries.get(k);
-          if (s) {
-            own.push({ rule, set: s.set });
-            prefix = s.prefix;
-          }
-        });
+        const { prefix, own } = this.ownAt(k);
         if (!prefix) {
           if (prev.has(k)) changes.set(k, null);
           continue;

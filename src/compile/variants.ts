@@ -12,7 +12,7 @@
 // change can alter, and host prefixes that depend on pods (a pod's /32, a Service's ClusterIP).
 // A pod change recomputes the host prefixes at that pod's addresses (and at the ClusterIPs of the
 // Services it backs) in the variants it can affect, and reports what changed.
-import { type PodEntry, findNamedPort } from '../policy/cluster-index.js';
+import { type NamedPort as PodNamedPort, type PodEntry, findNamedPorts } from '../policy/cluster-index.js';
 import { type Cidr, cidrContainsIP, formatCidr, hostCidr, ipBlockContains, parseCidr, subtractCidrs } from '../policy/cidr.js';
 import { type IPAddress, familyBits, formatIP } from '../policy/ip.js';
 import { type Target, portsMatch } from '../policy/match.js';
@@ -100,8 +100,8 @@ function portKey(p: PortModel, direction: Direction, local: PodEntry): string {
       return `A${p.protocol}`;
     case 'named': {
       if (direction === 'Egress') return `n${p.protocol ?? '*'}:${p.name}`;
-      const np = findNamedPort(local, p.name);
-      return np && (p.protocol === null || p.protocol === np.protocol) ? `R${np.protocol}${np.port}-${np.port}` : 'x';
+      const resolved = namedMatches(local, p).map((np) => `R${np.protocol}${np.port}-${np.port}`);
+      return resolved.length > 0 ? resolved.join('+') : 'x';
     }
   }
 }
@@ -129,6 +129,11 @@ export function variantKey(direction: Direction, rule: RuleModel, slot: number, 
 }
 
 type NamedPort = Extract<PortModel, { kind: 'named' }>;
+
+/** The pod's container ports a named rule port stands for (a name may be on several containers). */
+function namedMatches(pod: PodEntry, p: NamedPort): PodNamedPort[] {
+  return findNamedPorts(pod, p.name).filter((np) => p.protocol === null || p.protocol === np.protocol);
+}
 
 export class RuleVariant {
   /** Every prefix the variant contributes at, static and host, merged. */
@@ -162,8 +167,7 @@ export class RuleVariant {
         if (p.kind === 'range') this.staticBoxes.push({ proto: PROTO_NUM[p.protocol], lo: p.start, hi: p.end, slot: 0 });
         else if (p.kind === 'allPorts') this.staticBoxes.push({ proto: PROTO_NUM[p.protocol], lo: 1, hi: 65535, slot: 0 });
         else if (direction === 'Ingress') {
-          const np = findNamedPort(local, p.name);
-          if (np && (p.protocol === null || p.protocol === np.protocol)) this.staticBoxes.push({ proto: PROTO_NUM[np.protocol], lo: np.port, hi: np.port, slot: 0 });
+          for (const np of namedMatches(local, p)) this.staticBoxes.push({ proto: PROTO_NUM[np.protocol], lo: np.port, hi: np.port, slot: 0 });
         } else this.named.push(p);
       }
     }
@@ -290,9 +294,7 @@ export class RuleVariant {
     if (owner) {
       if (this.staticBoxes.length > 0 && this.selected(owner)) out.push(...this.staticBoxes);
       if (this.direction === 'Egress') {
-        for (const p of this.named) {
-          const np = findNamedPort(owner, p.name);
-          if (!np || (p.protocol !== null && p.protocol !== np.protocol)) continue;
+        for (const p of this.named) for (const np of namedMatches(owner, p)) {
           const box: Box = { proto: PROTO_NUM[np.protocol], lo: np.port, hi: np.port, slot: 0 };
           const peers = this.rule.peers;
           if (peers === 'any') {
