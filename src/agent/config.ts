@@ -11,6 +11,7 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' |
 
 export interface AgentConfig {
   readonly nodeName: string | undefined;
+  readonly kubeconfig: string | undefined;
   readonly manifests: readonly string[];
   readonly mode: 'standard' | 'strict';
   readonly datapath: 'ebpf' | 'memory';
@@ -196,9 +197,11 @@ export function resolveAgentConfig(opts: ResolveOptions = {}): AgentConfig {
   const http = parseHostPort(get<string>('http.listen'));
   if (typeof http === 'string') throw new AgentConfigError('http.listen', http, origin('http.listen'));
   const nodeName = checked.get('nodeName') as string | undefined;
+  const kubeconfig = checked.get('kubeconfig') as string | undefined;
 
   return {
     nodeName,
+    kubeconfig,
     manifests: get<string[]>('manifests'),
     mode: get('mode'),
     datapath: get('datapath'),

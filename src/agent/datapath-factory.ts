@@ -10,11 +10,6 @@ export interface AgentDatapath extends Datapath {
   uninstall?(): Promise<void>;
 }
 
-/** The part of src/datapath/ebpf the agent uses. */
-interface EbpfModule {
-  readonly EbpfDatapath: { open(opts: { pinRoot: string; allowSample: number }): AgentDatapath };
-}
-
 /** `log.allowSample` (a ratio) as the eBPF backend's "about one in N" (0 = none). */
 export function allowSampleEvery(ratio: number): number {
   return ratio <= 0 ? 0 : Math.max(1, Math.round(1 / ratio));
@@ -23,9 +18,8 @@ export function allowSampleEvery(ratio: number): number {
 export async function openDatapath(config: AgentConfig): Promise<AgentDatapath> {
   if (config.datapath === 'memory') return new MemoryDatapath({ learnLogLimit: 0 });
   try {
-    // Non-literal specifier: the backend is loaded (and its native binding with it) only here.
-    const specifier = '../datapath/ebpf/index.js';
-    const { EbpfDatapath } = (await import(specifier)) as EbpfModule;
+    // Loaded (and its native binding with it) only when chosen.
+    const { EbpfDatapath } = await import('../datapath/ebpf/index.js');
     return EbpfDatapath.open({ pinRoot: config.paths.bpffs, allowSample: allowSampleEvery(config.log.allowSample) });
   } catch (err) {
     throw new AgentLifecycleError('datapath', `cannot load the eBPF datapath (pins under ${config.paths.bpffs}): ${(err as Error).message}. Running as root with bpffs mounted and bpf/build/dnsgate.bpf.o built (scripts/prepare.sh)? --datapath memory runs without enforcement.`, { cause: err });

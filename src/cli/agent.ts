@@ -43,12 +43,15 @@ export function agentConfigFrom(opts: Record<string, unknown>): AgentConfig {
   return resolveAgentConfig({ ...(file ? { file } : {}), overrides: overridesFromOptions(opts) });
 }
 
-function sourceFor(config: AgentConfig): ClusterSource {
-  if (config.manifests.length === 0) {
-    // The Kubernetes API source plugs in here (src/sources/kube) behind the same interface.
-    throw new AgentConfigError('manifests', 'no cluster source: give manifest files or directories (-f / manifests:); the Kubernetes API source is not wired into the agent yet');
-  }
-  return new FileSource({ paths: [...config.manifests] });
+/** Manifests given: the standalone file source; otherwise the Kubernetes API. */
+async function sourceFor(config: AgentConfig, log: pino.Logger): Promise<ClusterSource> {
+  if (config.manifests.length > 0) return new FileSource({ paths: [...config.manifests] });
+  if (config.nodeName === undefined) throw new AgentConfigError('nodeName', 'required with the Kubernetes API source (no manifests): which pods are this node\'s');
+  const { KubeClusterSource, loadKubeConfig } = await import('../sources/kube/index.js');
+  const kubeConfig = loadKubeConfig(
+    config.kubeconfig !== undefined ? { mode: 'file', path: config.kubeconfig } : process.env.KUBERNETES_SERVICE_HOST ? { mode: 'in-cluster' } : { mode: 'default' },
+  );
+  return new KubeClusterSource({ kubeConfig, logger: log.child({ part: 'kube' }) });
 }
 
 async function uninstall(config: AgentConfig, log: pino.Logger): Promise<void> {
@@ -64,10 +67,8 @@ async function uninstall(config: AgentConfig, log: pino.Logger): Promise<void> {
 /** Runs the agent until a signal; resolves with the exit code. */
 export async function runAgent(opts: Record<string, unknown>): Promise<CommandOutput> {
   let config: AgentConfig;
-  let source: ClusterSource | undefined;
   try {
     config = agentConfigFrom(opts);
-    if (opts.uninstall !== true) source = sourceFor(config);
   } catch (err) {
     if (err instanceof AgentConfigError) throw new InputError(`invalid agent configuration: ${err.message}`, []);
     throw err;
@@ -77,8 +78,15 @@ export async function runAgent(opts: Record<string, unknown>): Promise<CommandOu
     await uninstall(config, log);
     return { exitCode: EXIT.ok, stdout: '', stderr: '' };
   }
-  if (!source) throw new AgentConfigError('manifests', 'no cluster source');
+  let source: ClusterSource;
   let datapath;
+  try {
+    source = await sourceFor(config, log);
+  } catch (err) {
+    if (err instanceof AgentConfigError) throw new InputError(`invalid agent configuration: ${err.message}`, []);
+    log.fatal({ event: 'start_failed', err }, (err as Error).message);
+    return { exitCode: EXIT.internal, stdout: '', stderr: `dnsgate agent: ${(err as Error).message}\n` };
+  }
   try {
     datapath = await openDatapath(config);
   } catch (err) {
