@@ -12,10 +12,10 @@ import type { IPAddress } from '../policy/ip.js';
 import { hostCidr } from '../policy/cidr.js';
 import { AmbiguousFqdnOrder, type CompileDiagnostic, RuleListOverflow } from './diagnostics.js';
 import type { OrderedRule } from './order.js';
-import { PrefixTable } from './prefix-table.js';
+import { PrefixTable, type SharedList, type Stored } from './prefix-table.js';
 import { type ListItem, buildRuleList, ruleListKey } from './rule-list.js';
 import { IMPLICIT_ALLOW, fallbackTable, prefixEntry } from './tables.js';
-import type { CompiledRule, DirName, DirectionTable, PrefixEntry } from './types.js';
+import type { DirName, DirectionTable } from './types.js';
 import type { BoxSet, PrefixInfo, RuleVariant } from './variants.js';
 
 interface Own {
@@ -36,7 +36,8 @@ interface TrieNode {
   n?: NonHost;
 }
 
-type Built = { readonly ok: true; readonly rules: readonly CompiledRule[]; readonly key: string } | { readonly ok: false; readonly diagnostic: CompileDiagnostic };
+/** A memoised list: stored as is in the table (the shared list of every prefix that has it). */
+type Built = ({ readonly ok: true } & SharedList) | { readonly ok: false; readonly diagnostic: CompileDiagnostic };
 
 class Fallback extends Error {
   constructor(readonly diagnostic: CompileDiagnostic) {
@@ -140,11 +141,11 @@ export class DirectionState {
     return b;
   }
 
-  private entry(prefix: PrefixInfo, built: Built, previous: ReadonlyMap<string, PrefixEntry> | undefined): PrefixEntry {
+  private entry(prefix: PrefixInfo, built: Built, previous: PrefixTable | undefined): Stored {
     if (!built.ok) throw new Fallback(built.diagnostic);
-    const old = previous?.get(prefix.key);
+    const old = previous?.stored(prefix.key);
     if (old && old.key === built.key) return old;
-    return { cidr: prefix.key, family: prefix.cidr.family, addr: prefix.addr, prefixLen: prefix.cidr.prefixLength, rules: built.rules, key: built.key };
+    return built;
   }
 
   private deepest(p: PrefixInfo): NonHost | undefined {
@@ -158,7 +159,7 @@ export class DirectionState {
     return best;
   }
 
-  private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: ReadonlyMap<string, PrefixEntry> | undefined): PrefixEntry {
+  private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: PrefixTable | undefined): Stored {
     const anc = this.deepest(prefix);
     let sig = `${prefix.cidr.family}#${anc?.id ?? 0}`;
     for (const o of own) sig += `|${o.rule.pos}:${o.set.id}`;
@@ -180,7 +181,7 @@ export class DirectionState {
   }
 
   private build(previous: DirectionTable | undefined): DirectionTable {
-    const prev = previous && !previous.fallback ? previous.prefixes : undefined;
+    const prev = previous && !previous.fallback && previous.prefixes instanceof PrefixTable ? previous.prefixes : undefined;
     try {
       // Host prefixes are many and mostly alike: first only their own-item signatures (positions
       // and box sets), items are gathered for the prefixes whose list is not memoised yet.
@@ -201,7 +202,7 @@ export class DirectionState {
           }
         }
       }
-      const out = new Map<string, PrefixEntry>();
+      const out = new Map<string, Stored>();
       this.roots = { 4: {}, 6: {} };
       const sorted = [...nonHost.values()].sort((a, b) => a.prefix.cidr.prefixLength - b.prefix.cidr.prefixLength);
       let id = 0;
@@ -227,13 +228,13 @@ export class DirectionState {
       }
       for (const ip of this.implicit) {
         const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
-        const old = prev?.get(e.cidr);
+        const old = prev?.stored(e.cidr);
         out.set(e.cidr, old && old.key === e.key ? old : e);
       }
       this.diagnostics = [];
-      if (!(prev instanceof PrefixTable)) return { isolated: this.isolated, prefixes: PrefixTable.of(out), fallback: false };
-      const changes = new Map<string, PrefixEntry | null>();
-      for (const [k, e] of out) if (prev.get(k) !== e) changes.set(k, e);
+      if (!prev) return { isolated: this.isolated, prefixes: PrefixTable.of(out), fallback: false };
+      const changes = new Map<string, Stored | null>();
+      for (const [k, e] of out) if (prev.stored(k) !== e) changes.set(k, e);
       for (const k of prev.keys()) if (!out.has(k)) changes.set(k, null);
       return { isolated: this.isolated, prefixes: prev.with(changes), fallback: false };
     } catch (err) {
@@ -250,7 +251,7 @@ export class DirectionState {
       return;
     }
     const prev = this.table.prefixes as PrefixTable;
-    const changes = new Map<string, PrefixEntry | null>();
+    const changes = new Map<string, Stored | null>();
     try {
       for (const k of keys) {
         if (this.implicitKeys.has(k) || changes.has(k)) continue;
