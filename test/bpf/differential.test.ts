@@ -220,7 +220,11 @@ describe.skipIf(!needRoot)('EbpfDatapath + program equal the evaluator on genera
             // The model of the program: what the compiled tables say for this packet.
             const peer = d.direction === 'egress' ? d.packet.dst : d.packet.src;
             const pkt = { peer, protocol: d.flow.protocol, ...(d.flow.port !== undefined ? { port: d.flow.port } : {}) };
-            const expected = asEvaluator(node, interpret(node, d.endpoint, d.direction, pkt, model, NOW));
+            const outcome = interpret(node, d.endpoint, d.direction, pkt, model, NOW);
+            const expected = asEvaluator(node, outcome);
+            if (outcome.reason === 'rule' && got === 'Allow' && ep?.[d.direction].prefixes.get(outcome.cidr)?.rules.some((x) => x.ruleId === outcome.ruleId && x.fqdn)) {
+              tally.set('Allow:learned', (tally.get('Allow:learned') ?? 0) + 1);
+            }
             if (!sameDecision(decided, got, expected)) throw new Error(reproducer(c, node, d, got, event));
             const want = comparable(d.want);
             if (ep?.[d.direction].fallback === true) {
@@ -244,6 +248,8 @@ describe.skipIf(!needRoot)('EbpfDatapath + program equal the evaluator on genera
     for (const k of ['Allow:Admin', 'Deny:Admin', 'Allow:NetworkPolicy', 'Deny:NetworkPolicy', 'Allow:Baseline', 'Deny:Baseline', 'Allow:Default', 'Deny:Default', 'Allow:NotEnforced']) {
       expect(seen[k] ?? 0, `${k} in ${JSON.stringify(seen)}`).toBeGreaterThan(200);
     }
+    // Allowed through an FQDN rule, i.e. by an IP written with EbpfDatapath.learn.
+    expect(seen['Allow:learned'] ?? 0).toBeGreaterThan(50);
     expect(fallbacks).toBeLessThan(checked / 100);
   }, 600_000);
 

@@ -69,6 +69,8 @@ export interface EbpfDatapathOptions {
   clock?: () => number;
   /** 'auto' (default): events are read on the event loop; 'manual': only by pollEvents(). */
   events?: 'auto' | 'manual';
+  /** Receives ring-buffer failures (consuming stops) and listener exceptions; default: ignored. */
+  onEventError?: (err: unknown) => void;
   /** Capacities raised before load (never lower than what pinned maps hold). */
   maxEntries?: Partial<Record<'learned' | 'ct' | 'policyV4' | 'policyV6', number>>;
 }
@@ -134,7 +136,7 @@ export class EbpfDatapath implements Datapath {
     }
     this.ring = new RingBuffer(this.maps.events, (rec) => this.dispatch(rec), {
       start: (opts.events ?? 'auto') === 'auto',
-      onError: () => undefined,
+      onError: (err) => opts.onEventError?.(err),
     });
   }
 
