@@ -118,6 +118,7 @@ export async function runR53EmulatorCommand(argv: readonly string[], io?: Comman
       firewall: { ...config, settings },
       host: listen.host,
       port: listen.port,
+      onEvent: (line) => stderr(`r53-emulator: ${line}`),
       ...(values['query-log'] ? { queryLog: fileQueryLog(values['query-log']) } : {}),
     });
   } catch (err) {

@@ -22,6 +22,16 @@ export interface EmulatorOptions {
   /** Called after every answered query, with the log line and the engine's result. */
   readonly onQuery?: (entry: QueryLogEntry, result: EngineAnswer | undefined) => void;
   readonly now?: () => Date;
+  /** Receives one line per notable event (dropped datagram, failed send, closed connection). */
+  readonly onEvent?: (line: string) => void;
+}
+
+/** What the listeners refused or failed to do; counts since start. */
+export interface EmulatorCounters {
+  /** UDP datagrams from source port 0: no reply can be addressed to them. */
+  readonly udpDroppedPortZero: number;
+  /** Replies the socket refused to send (UDP or TCP). */
+  readonly sendErrors: number;
 }
 
 export interface RunningEmulator {
@@ -33,6 +43,7 @@ export interface RunningEmulator {
   /** Simulates DNS Firewall becoming unavailable (false) or back (true). */
   setFirewallAvailable(available: boolean): void;
   setFailOpen(value: FailOpen): void;
+  readonly counters: EmulatorCounters;
   close(): Promise<void>;
 }
 
@@ -65,6 +76,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const now = options.now ?? (() => new Date());
   let firewall = options.firewall;
   const sockets = new Set<Socket>();
+  const counters = { udpDroppedPortZero: 0, sendErrors: 0 };
+  const onEvent = options.onEvent ?? (() => undefined);
+  // A flood must not turn into a flood of log lines: the first event of a kind, then every 1000th.
+  const note = (count: number, line: string): void => {
+    if (count === 1 || count % 1000 === 0) onEvent(`${line} (${count} so far)`);
+  };
+  const sendFailed = (transport: 'UDP' | 'TCP', to: string, err: unknown): void => {
+    counters.sendErrors++;
+    note(counters.sendErrors, `${transport} reply to ${to} not sent: ${(err as Error).message}`);
+  };
 
   const answer = (buf: Buffer, transport: 'UDP' | 'TCP', srcaddr: string, srcport: number): Buffer | undefined => {
     const handled = handleMessage(buf, options.zones, firewall, transport);
@@ -106,7 +127,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
         if (!response) continue;
         const prefix = Buffer.alloc(2);
         prefix.writeUInt16BE(response.length, 0);
-        socket.write(Buffer.concat([prefix, response]));
+        try {
+          socket.write(Buffer.concat([prefix, response]));
+        } catch (err) {
+          sendFailed('TCP', `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err);
+        }
       }
     });
   });
@@ -126,11 +151,26 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   }
   const udpSocket = udp;
   udpSocket.on('message', (msg, rinfo) => {
+    // Port 0 cannot be replied to (send throws synchronously); such a datagram is forged or broken.
+    if (rinfo.port === 0) {
+      counters.udpDroppedPortZero++;
+      note(counters.udpDroppedPortZero, `UDP datagram from ${rinfo.address} source port 0 dropped`);
+      return;
+    }
     const response = answer(msg, 'UDP', rinfo.address, rinfo.port);
-    if (response) udpSocket.send(response, rinfo.port, rinfo.address);
+    if (!response) return;
+    const to = `${rinfo.address}:${rinfo.port}`;
+    try {
+      udpSocket.send(response, rinfo.port, rinfo.address, (err) => {
+        if (err) sendFailed('UDP', to, err);
+      });
+    } catch (err) {
+      sendFailed('UDP', to, err);
+    }
   });
-  udpSocket.on('error', () => {
-    // A send to a vanished client must not take the emulator down.
+  udpSocket.on('error', (err) => {
+    // Sends report through their callback; anything else here must not take the emulator down.
+    onEvent(`UDP socket error: ${err.message}`);
   });
 
   const bound = udpSocket.address();
@@ -140,6 +180,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4',
     get firewall() {
       return firewall;
+    },
+    get counters(): EmulatorCounters {
+      return { ...counters };
     },
     setFirewallAvailable(available: boolean) {
       firewall = { ...firewall, settings: { ...firewall.settings, firewallAvailable: available } };
