@@ -26,14 +26,27 @@ function toRule(item: OrderedRule, b: Box): CompiledRule {
   };
 }
 
-/** A later entry never fires if an earlier one covers it and would stop the walk first. */
-function shadows(f: CompiledRule, e: CompiledRule): boolean {
+// Port 0-0 means "all ports" in a list; compare in the 1..65535 form.
+function boxOf(r: CompiledRule): Box {
+  const b: Box = { proto: r.proto, lo: r.portLo, hi: r.portHi, slot: r.fqdnSlot };
+  return b.proto !== 0 && b.lo === 0 && (b.proto === 6 || b.proto === 17 || b.proto === 132) ? { ...b, lo: 1, hi: 65535 } : b;
+}
+
+/**
+ * A later entry `e` never fires if an earlier `f` (at index `at` of `kept`) covers it and would
+ * stop the walk first. An Admin Accept/Deny stops a walk of a lower tier only if no Admin Pass
+ * before it can match e's packets: the Pass skips the rest of the Admin tier, f included.
+ */
+function shadows(kept: readonly CompiledRule[], at: number, e: CompiledRule): boolean {
+  const f = kept[at] as CompiledRule;
   if (f.tier !== e.tier && !(f.tier === 'admin' && f.action !== 'pass')) return false;
-  const fb: Box = { proto: f.proto, lo: f.portLo, hi: f.portHi, slot: f.fqdnSlot };
-  const eb: Box = { proto: e.proto, lo: e.portLo, hi: e.portHi, slot: e.fqdnSlot };
-  // Port 0-0 means "all ports" in a list; compare in the 1..65535 form.
-  const norm = (b: Box): Box => (b.proto !== 0 && b.lo === 0 && (b.proto === 6 || b.proto === 17 || b.proto === 132) ? { ...b, lo: 1, hi: 65535 } : b);
-  return boxCovers(norm(fb), norm(eb));
+  if (!boxCovers(boxOf(f), boxOf(e))) return false;
+  if (f.tier === e.tier) return true;
+  for (let i = 0; i < at; i++) {
+    const p = kept[i] as CompiledRule;
+    if (p.tier === 'admin' && p.action === 'pass' && boxesOverlap(boxOf(p), boxOf(e))) return false;
+  }
+  return true;
 }
 
 /** `items` sorted by rule.pos, one item per rule. */
@@ -60,7 +73,7 @@ export function buildRuleList(items: readonly ListItem[], family: 4 | 6): ListRe
     for (const b of boxes) raw.push(toRule(item.rule, b));
   }
   const kept: CompiledRule[] = [];
-  for (const e of raw) if (!kept.some((f) => shadows(f, e))) kept.push(e);
+  for (const e of raw) if (!kept.some((_f, i) => shadows(kept, i, e))) kept.push(e);
   const merged: CompiledRule[] = [];
   for (const e of kept) {
     const last = merged[merged.length - 1];

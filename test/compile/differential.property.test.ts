@@ -64,7 +64,7 @@ describe('compile + interpret equals the evaluator on generated states', () => {
         });
         expect(real).toEqual([]);
       }),
-      { numRuns: 700, seed: Number(process.env.DNSGATE_SEED ?? 20260101) },
+      { numRuns: Number(process.env.DNSGATE_RUNS ?? 1000), seed: Number(process.env.DNSGATE_SEED ?? 20260101) },
     );
     expect(checked).toBeGreaterThanOrEqual(10_000);
     // Every way a direction can be decided must actually occur, or the equality proves little.

@@ -237,8 +237,10 @@ const podArb = (i: number): fc.Arbitrary<Pod> =>
       hostNetwork: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))).chain((b) => (b ? fc.boolean() : fc.constant(false))),
       dual: fc.boolean(),
       ports: containerPortsArb,
+      // A second container may reuse a port name (names are unique per container only).
+      sidecar: fc.subarray([{ name: 'web', containerPort: 9000 }, { name: 'dns', containerPort: 53, protocol: 'TCP' as const }], { maxLength: 1 }),
     })
-    .map(({ ns, app, node, hostNetwork, dual, ports }) => {
+    .map(({ ns, app, node, hostNetwork, dual, ports, sidecar }) => {
       const v4 = hostNetwork ? (NODE_V4[node] as string) : `10.1.0.${i + 1}`;
       const v6 = hostNetwork ? (NODE_V6[node] as string) : `fd00::${(i + 1).toString(16)}`;
       const ips = dual ? [v4, v6] : [v4];
@@ -246,7 +248,11 @@ const podArb = (i: number): fc.Arbitrary<Pod> =>
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: `p${i}`, namespace: ns, labels: { app } },
-        spec: { nodeName: `n${node}`, ...(hostNetwork ? { hostNetwork: true } : {}), containers: [{ name: 'c', ports }] },
+        spec: {
+          nodeName: `n${node}`,
+          ...(hostNetwork ? { hostNetwork: true } : {}),
+          containers: [{ name: 'c', ports }, ...(sidecar.length > 0 ? [{ name: 'side', ports: sidecar }] : [])],
+        },
         status: { podIP: v4, podIPs: ips.map((ip) => ({ ip })) },
       };
     });
