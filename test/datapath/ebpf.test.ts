@@ -163,8 +163,9 @@ spec:
     await first.close();
     expect(existsSync(join(pinRoot, MAP.policyV4))).toBe(true);
 
-    const second = open();
+    const second = open({ keepAdoptedLearned: true });
     expect(second.adopted).toBe(true);
+    expect(second.adoptedEndpoints()).toEqual(new Map([[TEST_IFINDEX, epId]]));
     // Before the restarted agent applies anything, the kernel still enforces the old state.
     expect(clientOut(second, DENIED_NET_IP)).toBe('deny');
     expect(clientOut(second, EXTERNAL)).toBe('allow');
@@ -180,6 +181,20 @@ spec:
     // Adopted learned keys without a name behind them expire through sweep.
     await second.sweep(NOW + 2_000);
     expect(second.counters().learnedKeys).toBe(1);
+    expect(clientOut(second, EXTERNAL)).toBe('allow');
+  });
+
+  it('by default a restarted datapath drops adopted learned entries at its first apply (slot numbers may mean other rules now)', async () => {
+    const first = open();
+    await first.applyNode(node, onLoopback(CLIENT));
+    await first.learn([learned('api.example.com', EXTERNAL, NOW + 60_000)]);
+    await first.close();
+    const second = open();
+    expect(clientOut(second, EXTERNAL)).toBe('allow');
+    await second.applyNode(node, onLoopback(CLIENT));
+    expect(kernelLearned().size).toBe(0);
+    expect(clientOut(second, EXTERNAL)).toBe('deny');
+    await second.learn([learned('api.example.com', EXTERNAL, NOW + 60_000)]);
     expect(clientOut(second, EXTERNAL)).toBe('allow');
   });
 

@@ -69,6 +69,14 @@ export interface EbpfDatapathOptions {
   clock?: () => number;
   /** 'auto' (default): events are read on the event loop; 'manual': only by pollEvents(). */
   events?: 'auto' | 'manual';
+  /**
+   * After a restart, keep the learned entries found in the pinned map (until they expire) for the
+   * (endpoint id, slot) pairs the first compilation still has. Only sound when the caller keeps
+   * endpoint ids and FQDN slot numbers across restarts (src/compile `previous`): otherwise a slot
+   * number may now mean another rule, so the default drops them (pods re-resolve; established
+   * flows continue through conntrack).
+   */
+  keepAdoptedLearned?: boolean;
   /** Receives ring-buffer failures (consuming stops) and listener exceptions; default: ignored. */
   onEventError?: (err: unknown) => void;
   /** Capacities raised before load (never lower than what pinned maps hold). */
@@ -108,6 +116,8 @@ export class EbpfDatapath implements Datapath {
   private readonly endpointById = new Map<number, string>();
   /** dg_learned keys found at adoption that no learned name accounts for: kept until they expire. */
   private readonly orphans = new Map<string, bigint>();
+  /** ifindex -> endpoint id found in the pinned dg_endpoints at open (empty when not adopted). */
+  private readonly adoptedIds = new Map<number, number>();
   /** Walk the maps and delete whatever the compilation does not hold (adoption, failed apply). */
   private reconcile: boolean;
   private closed = false;
@@ -133,6 +143,7 @@ export class EbpfDatapath implements Datapath {
     this.progs = { fromPod: obj.program(PROGRAM.fromPod), toPod: obj.program(PROGRAM.toPod) };
     if (adopted) {
       for (const [k, v] of this.maps.learned.entries()) this.orphans.set(hex(k), decodeLearnedValue(v));
+      for (const [k, v] of this.maps.endpoints.entries()) this.adoptedIds.set(k.readUInt32LE(0), v.readUInt32LE(0));
     }
     this.ring = new RingBuffer(this.maps.events, (rec) => this.dispatch(rec), {
       start: (opts.events ?? 'auto') === 'auto',
@@ -157,6 +168,14 @@ export class EbpfDatapath implements Datapath {
       obj?.close();
       throw new EbpfLoadError(path, pinRoot, err);
     }
+  }
+
+  /**
+   * Which endpoint id each interface had when the maps were adopted (ifindex -> id), so a
+   * restarted agent can hand the same ids to the compiler and keep the pods' conntrack entries.
+   */
+  adoptedEndpoints(): ReadonlyMap<number, number> {
+    return this.adoptedIds;
   }
 
   /** The loaded programs (tests and benchmarks run packets through them with testRun). */
@@ -384,7 +403,7 @@ export class EbpfDatapath implements Datapath {
     const deadLearned: Buffer[] = [];
     for (const k of this.orphans.keys()) {
       const b = Buffer.from(k, 'hex');
-      if (!slotsOf.get(b.readUInt32LE(0))?.has(b.readUInt32LE(4))) deadLearned.push(b);
+      if (!this.opts.keepAdoptedLearned || !slotsOf.get(b.readUInt32LE(0))?.has(b.readUInt32LE(4))) deadLearned.push(b);
     }
     if (deadLearned.length > 0) this.maps.learned.deleteBatch(deadLearned);
     for (const b of deadLearned) this.orphans.delete(hex(b));
