@@ -7,6 +7,7 @@ import type { Server, Socket } from 'node:net';
 import type { EngineAnswer } from './engine.js';
 import type { FailOpen, FirewallConfig } from './firewall-model.js';
 import { queryLogEntry } from './query-log.js';
+import { TcpFrameReader } from './tcp-frames.js';
 import type { QueryLogEntry, QueryLogSink } from './query-log.js';
 import { handleMessage } from './wire.js';
 import type { ZoneSet } from './zone-model.js';
@@ -22,6 +23,10 @@ export interface EmulatorOptions {
   /** Called after every answered query, with the log line and the engine's result. */
   readonly onQuery?: (entry: QueryLogEntry, result: EngineAnswer | undefined) => void;
   readonly now?: () => Date;
+  /** A silent TCP connection is closed after this long (default 10 s). */
+  readonly tcpIdleMs?: number;
+  /** A TCP message must arrive whole within this long of its first byte (default 5 s). */
+  readonly tcpFrameTimeoutMs?: number;
   /** Receives one line per notable event (dropped datagram, failed send, closed connection). */
   readonly onEvent?: (line: string) => void;
 }
@@ -32,6 +37,10 @@ export interface EmulatorCounters {
   readonly udpDroppedPortZero: number;
   /** Replies the socket refused to send (UDP or TCP). */
   readonly sendErrors: number;
+  /** TCP connections closed because a message did not complete in time. */
+  readonly tcpFrameTimeouts: number;
+  /** TCP connections closed for silence. */
+  readonly tcpIdleCloses: number;
 }
 
 export interface RunningEmulator {
@@ -49,6 +58,8 @@ export interface RunningEmulator {
 
 /** Idle TCP connections are closed after this long (RFC 7766 recommends seconds, not minutes). */
 const TCP_IDLE_MS = 10_000;
+/** Idle time alone does not stop a client that trickles one byte at a time inside a frame. */
+const TCP_FRAME_TIMEOUT_MS = 5_000;
 
 function bindUdp(host: string, port: number): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
@@ -76,7 +87,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const now = options.now ?? (() => new Date());
   let firewall = options.firewall;
   const sockets = new Set<Socket>();
-  const counters = { udpDroppedPortZero: 0, sendErrors: 0 };
+  const counters = { udpDroppedPortZero: 0, sendErrors: 0, tcpFrameTimeouts: 0, tcpIdleCloses: 0 };
+  const idleMs = options.tcpIdleMs ?? TCP_IDLE_MS;
+  const frameTimeoutMs = options.tcpFrameTimeoutMs ?? TCP_FRAME_TIMEOUT_MS;
   const onEvent = options.onEvent ?? (() => undefined);
   // A flood must not turn into a flood of log lines: the first event of a kind, then every 1000th.
   const note = (count: number, line: string): void => {
@@ -112,17 +125,35 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
 
   const tcp = createServer((socket) => {
     sockets.add(socket);
-    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
-    socket.on('close', () => sockets.delete(socket));
+    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const reader = new TcpFrameReader();
+    let frameTimer: NodeJS.Timeout | undefined;
+    const stopFrameTimer = (): void => {
+      if (frameTimer !== undefined) clearTimeout(frameTimer);
+      frameTimer = undefined;
+    };
+    socket.setTimeout(idleMs, () => {
+      counters.tcpIdleCloses++;
+      socket.destroy();
+    });
+    socket.on('close', () => {
+      stopFrameTimer();
+      sockets.delete(socket);
+    });
     socket.on('error', () => socket.destroy());
-    let pending: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const length = pending.readUInt16BE(0);
-        if (pending.length < 2 + length) break;
-        const message = pending.subarray(2, 2 + length);
-        pending = pending.subarray(2 + length);
+      const messages = reader.push(chunk);
+      // The deadline runs from a message's first byte; a completed message ends it.
+      if (messages.length > 0) stopFrameTimer();
+      if (reader.inFrame && frameTimer === undefined) {
+        frameTimer = setTimeout(() => {
+          counters.tcpFrameTimeouts++;
+          note(counters.tcpFrameTimeouts, `TCP connection from ${peer} closed: message not complete within ${frameTimeoutMs} ms`);
+          socket.destroy();
+        }, frameTimeoutMs);
+      }
+      for (const message of messages) {
+        if (socket.destroyed) return;
         const response = answer(message, 'TCP', socket.remoteAddress ?? '', socket.remotePort ?? 0);
         if (!response) continue;
         const prefix = Buffer.alloc(2);
@@ -130,7 +161,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
         try {
           socket.write(Buffer.concat([prefix, response]));
         } catch (err) {
-          sendFailed('TCP', `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err);
+          sendFailed('TCP', peer, err);
         }
       }
     });
