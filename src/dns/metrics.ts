@@ -1,6 +1,9 @@
 // The proxy's metrics, in a Registry of its own (the agent merges registries when it serves
-// /metrics). Label values are fixed small sets; per-query paths use pre-bound children.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// /metrics). Label values are fixed small sets; per-query paths use pre-bound children. Metrics
+// touched per query are fast-metrics (same exposition, a fraction of prom-client's update cost);
+// gauges are read at scrape time.
+import { Gauge, Registry } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterChild } from './fast-metrics.js';
 import type { DropReason } from './upstream-udp.js';
 
 export type QueryResult =
@@ -29,45 +32,45 @@ export class DnsMetrics {
   readonly registry: Registry;
   /** Replaced by the proxy once its parts exist. */
   sources: GaugeSources = { inflight: () => 0, held: () => 0, learnedEntries: () => 0 };
-  readonly queries: Counter<'transport' | 'result'>;
-  readonly upstreamLatency: Histogram<'transport' | 'outcome'>;
-  readonly upstreamFailures: Counter<'upstream' | 'reason'>;
-  readonly programLatency: Histogram<'outcome'>;
+  readonly queries: FastCounter<'transport' | 'result'>;
+  readonly upstreamLatency: FastHistogram<'transport' | 'outcome'>;
+  readonly upstreamFailures: FastCounter<'upstream' | 'reason'>;
+  readonly programLatency: FastHistogram<'outcome'>;
   readonly held: Gauge;
-  readonly learned: Counter<'kind'>;
+  readonly learned: FastCounter<'kind'>;
   readonly learnedEntries: Gauge;
-  readonly evictions: Counter<'reason'>;
-  readonly spoofDrops: Counter<'reason'>;
+  readonly evictions: FastCounter<'reason'>;
+  readonly spoofDrops: FastCounter<'reason'>;
   readonly inflight: Gauge;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
     const registers = [registry];
-    this.queries = new Counter({
+    this.queries = new FastCounter({
       name: 'dnsgate_dns_queries_total',
       help: 'Client queries by transport and result',
       labelNames: ['transport', 'result'],
-      registers,
+      registry,
     });
-    this.upstreamLatency = new Histogram({
+    this.upstreamLatency = new FastHistogram({
       name: 'dnsgate_dns_upstream_latency_seconds',
       help: 'Time from sending a query upstream to its accepted answer or failure, per attempt',
       labelNames: ['transport', 'outcome'],
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
-    this.upstreamFailures = new Counter({
+    this.upstreamFailures = new FastCounter({
       name: 'dnsgate_dns_upstream_failures_total',
       help: 'Failed upstream attempts by upstream and reason',
       labelNames: ['upstream', 'reason'],
-      registers,
+      registry,
     });
-    this.programLatency = new Histogram({
+    this.programLatency = new FastHistogram({
       name: 'dnsgate_dns_program_latency_seconds',
       help: 'Time from an answer arriving to its learned entries being programmed (or failing)',
       labelNames: ['outcome'],
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
     const sources = (): GaugeSources => this.sources;
     this.held = new Gauge({
@@ -78,11 +81,11 @@ export class DnsMetrics {
         this.set(sources().held());
       },
     });
-    this.learned = new Counter({
+    this.learned = new FastCounter({
       name: 'dnsgate_dns_learned_total',
       help: 'Learned (pod, name, ip) entries by kind (added, refreshed)',
       labelNames: ['kind'],
-      registers,
+      registry,
     });
     this.learnedEntries = new Gauge({
       name: 'dnsgate_dns_learned_entries',
@@ -92,17 +95,17 @@ export class DnsMetrics {
         this.set(sources().learnedEntries());
       },
     });
-    this.evictions = new Counter({
+    this.evictions = new FastCounter({
       name: 'dnsgate_dns_learned_removed_total',
       help: 'Learned entries removed, by reason (cap, expired, pod)',
       labelNames: ['reason'],
-      registers,
+      registry,
     });
-    this.spoofDrops = new Counter({
+    this.spoofDrops = new FastCounter({
       name: 'dnsgate_dns_spoof_drops_total',
       help: 'Upstream messages dropped because they match no outstanding query',
       labelNames: ['reason'],
-      registers,
+      registry,
     });
     this.inflight = new Gauge({
       name: 'dnsgate_dns_inflight',
@@ -114,13 +117,13 @@ export class DnsMetrics {
     });
   }
 
-  private readonly queryChildren = new Map<string, Counter.Internal>();
+  private readonly queryChildren = { udp: new Map<QueryResult, CounterChild>(), tcp: new Map<QueryResult, CounterChild>() };
 
   query(transport: 'udp' | 'tcp', result: QueryResult): void {
-    const key = `${transport}/${result}`;
-    let c = this.queryChildren.get(key);
-    if (c === undefined) this.queryChildren.set(key, (c = this.queries.labels(transport, result)));
-    c.inc();
+    const children = this.queryChildren[transport];
+    let c = children.get(result);
+    if (c === undefined) children.set(result, (c = this.queries.labels(transport, result)));
+    c.value++;
   }
 
   spoof(reason: DropReason): void {

@@ -1,5 +1,6 @@
 // The UDP listener: one datagram in, at most one datagram out, to the address it came from.
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { clientAddress } from './client-address.js';
 import type { QueryHandler } from './query-handler.js';
@@ -14,7 +15,7 @@ export class UdpServer {
   ) {}
 
   listen(): Promise<{ address: string; port: number }> {
-    const socket = createSocket({ type: isIP(this.host) === 6 ? 'udp6' : 'udp4', ipv6Only: isIP(this.host) === 6 });
+    const socket = createSocket({ type: isIP(this.host) === 6 ? 'udp6' : 'udp4', ipv6Only: isIP(this.host) === 6, lookup: literalLookup });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
       this.handler.handle(msg, clientAddress(rinfo.address), 'udp', (reply) => {
@@ -44,4 +45,20 @@ export class UdpServer {
     this.socket = undefined;
     s?.close();
   }
+}
+
+/**
+ * Every reply goes to the literal address the query came from; dgram still "resolves" it, and
+ * dns.lookup answers a literal only on the next tick (one closure and one tick per reply). This
+ * answers literals synchronously and leaves anything else to dns.lookup.
+ */
+function literalLookup(
+  address: string,
+  // dgram passes the socket's family as a number, whatever @types/node says.
+  options: LookupOneOptions | number,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const f = isIP(address);
+  if (f !== 0) return cb(null, address, f);
+  lookup(address, typeof options === 'number' ? { family: options } : options, cb);
 }

@@ -33,9 +33,12 @@ export type ResolveCallback = (resp: Buffer | undefined, err: UpstreamError | un
 
 export class UpstreamClient {
   private readonly health: Health[];
+  /** The configured order, shared by every query while no upstream is cooling down. */
+  private readonly configured: readonly number[];
 
   constructor(private readonly opts: UpstreamClientOptions) {
     this.health = opts.upstreams.map(() => ({ failures: 0, downUntil: 0 }));
+    this.configured = opts.upstreams.map((_, i) => i);
   }
 
   /** Forward `query` (whose ID will be overwritten) and call `cb` exactly once. */
@@ -65,8 +68,9 @@ export class UpstreamClient {
   }
 
   /** Healthy upstreams first (configured order), then cooling-down ones. */
-  private order(): number[] {
+  private order(): readonly number[] {
     const now = Date.now();
+    if (this.health.every((h) => h.downUntil <= now)) return this.configured;
     const up: number[] = [];
     const down: number[] = [];
     this.health.forEach((h, i) => (h.downUntil <= now ? up : down).push(i));
