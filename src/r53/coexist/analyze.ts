@@ -1,5 +1,7 @@
 // `dnsgate coexist` as a pure function: cluster state + firewall (+ zones, names) -> report.
 import type { ClusterState } from '../../api/types.js';
+import { DEFAULT_TTL_BOUNDS } from '../../fqdn/learned.js';
+import type { TTLBounds } from '../../fqdn/learned.js';
 import { patternMatchesName } from '../../fqdn/pattern.js';
 import { Evaluator } from '../../policy/evaluate.js';
 import type { EnforcementMode } from '../../policy/verdict.js';
@@ -10,6 +12,7 @@ import { answerFor } from './firewall-answer.js';
 import type { NameAnswer } from './firewall-answer.js';
 import { defaultNames } from './names.js';
 import { typeResult } from './outcome.js';
+import type { TypeSettings } from './outcome.js';
 import { PLACEHOLDER_ADDRESS } from './policy-check.js';
 import { buildSubjects } from './subjects.js';
 import type { PortProbe, SubjectContext } from './subjects.js';
@@ -27,6 +30,8 @@ export interface CoexistInput {
   readonly ports?: readonly PortProbe[];
   /** The instant of the evaluation (ms); learnings are made at this instant. */
   readonly now?: number;
+  /** The proxy's minTTL/maxTTL (default: the proxy's defaults, DEFAULT_TTL_BOUNDS). */
+  readonly ttlBounds?: TTLBounds;
 }
 
 export interface AnalysisContext {
@@ -62,7 +67,7 @@ function rowNotes(ctx: SubjectContext, entry: NameEntry, results: readonly TypeR
   return notes;
 }
 
-function buildRow(context: AnalysisContext, ctx: SubjectContext, entry: NameEntry, settings: { mode: EnforcementMode; now: number }): Row {
+function buildRow(context: AnalysisContext, ctx: SubjectContext, entry: NameEntry, settings: TypeSettings): Row {
   const patterns = ctx.patterns.filter((p) => patternMatchesName(p.pattern, entry.name));
   const answers = context.answers.get(entry.name) ?? [];
   const results = answers.map((answer) => typeResult(context.evaluator, { subject: ctx, name: entry.name, patterns, answer }, settings));
@@ -83,6 +88,7 @@ export function analyzeCoexistence(input: CoexistInput): CoexistReport {
   const zones = input.zones ?? new ZoneSet([]);
   const mode = input.mode ?? 'standard';
   const now = input.now ?? 0;
+  const ttlBounds = input.ttlBounds ?? DEFAULT_TTL_BOUNDS;
   const { subjects, skipped } = buildSubjects(evaluator, input.ports ? { ports: input.ports } : {});
   const names = input.names ?? defaultNames(evaluator.model, input.firewall);
 
@@ -90,7 +96,7 @@ export function analyzeCoexistence(input: CoexistInput): CoexistReport {
   for (const entry of names) answers.set(entry.name, QTYPES.map((q) => answerFor(zones, input.firewall, entry.name, q)));
   const context: AnalysisContext = { evaluator, firewall: input.firewall, subjects, answers };
 
-  const rows = subjects.flatMap((ctx) => names.map((entry) => buildRow(context, ctx, entry, { mode, now })));
+  const rows = subjects.flatMap((ctx) => names.map((entry) => buildRow(context, ctx, entry, { mode, now, ttlBounds })));
   const notes = skipped.map((s) => `not analysed: ${s}`);
   if (subjects.length === 0) notes.push('no pod to analyse: give the cluster state (Pods, Namespaces) with the policies');
   if (input.zones === undefined) notes.push('no --zones: answers the firewall lets through are not known; their addresses are placeholders');
@@ -101,6 +107,7 @@ export function analyzeCoexistence(input: CoexistInput): CoexistReport {
     mode,
     firewall: { wildcardMatchesApex: s.wildcardMatchesApex, overrideResolvesTarget: s.overrideResolvesTarget, available: s.firewallAvailable, failOpen: s.failOpen },
     zonesGiven: input.zones !== undefined,
+    learning: { minTTL: ttlBounds.minTTL, maxTTL: ttlBounds.maxTTL },
     subjects: subjects.map((c) => c.subject),
     names,
     rows,

@@ -1,10 +1,11 @@
 // `dnsgate coexist -f PATH... --firewall FILE [--zones FILE...] [--names FILE|--name N...]
 //   [-o table|json] [--mode standard|strict] [--port PROTO/N...] [--firewall-unavailable]
-//   [--fail-open ENABLED|DISABLED] [--fail-on-conflict]`
+//   [--fail-open ENABLED|DISABLED] [--fail-on-conflict] [--min-ttl S] [--max-ttl S]`
 // The CLI wiring (src/cli) calls runCoexistCommand with the arguments after the subcommand.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadManifests } from '../../api/load.js';
+import { DEFAULT_TTL_BOUNDS } from '../../fqdn/learned.js';
 import { PolicyModelError } from '../../policy/model.js';
 import { loadFirewallFile } from '../config-load.js';
 import { R53ConfigError, ZoneError } from '../errors.js';
@@ -21,6 +22,7 @@ import type { NameEntry } from './types.js';
 export const COEXIST_USAGE = `usage: dnsgate coexist -f PATH [PATH ...] --firewall FILE [--zones FILE ...]
          [--names FILE | --name NAME ...] [-o table|json] [--mode standard|strict]
          [--port PROTO/PORT ...] [--firewall-unavailable] [--fail-open ENABLED|DISABLED] [--fail-on-conflict]
+         [--min-ttl SECONDS] [--max-ttl SECONDS]
 
 Explains how the cluster's egress policies and Route 53 Resolver DNS Firewall combine, per pod
 group and name, and flags where they disagree.
@@ -34,7 +36,9 @@ group and name, and flags where they disagree.
   --port PROTO/PORT       destination ports to probe (repeatable; default: TCP/443 and the rules' ports)
   --firewall-unavailable  simulate DNS Firewall being down (SERVFAIL unless fail-open)
   --fail-open VALUE       override FirewallFailOpen (ENABLED or DISABLED)
-  --fail-on-conflict      exit 1 when a conflict is found`;
+  --fail-on-conflict      exit 1 when a conflict is found
+  --min-ttl SECONDS       the proxy's minTTL: learned addresses stay open at least this long (default ${DEFAULT_TTL_BOUNDS.minTTL})
+  --max-ttl SECONDS       the proxy's maxTTL: and at most this long (default ${DEFAULT_TTL_BOUNDS.maxTTL})`;
 
 export interface CoexistIo {
   readonly stdout: (text: string) => void;
@@ -51,6 +55,16 @@ function parsePort(text: string, i: number): PortProbe {
   const port = m ? Number(m[2]) : NaN;
   if (!m || port < 1 || port > 65535) throw new CoexistInputError(`--port[${i}]`, text, 'expected PROTO/PORT with PROTO TCP, UDP or SCTP and PORT 1..65535');
   return { protocol: m[1]!.toUpperCase() as PortProbe['protocol'], port };
+}
+
+/** Same range as the agent's dns.minTTL / dns.maxTTL. */
+const MAX_TTL_OPTION = 86_400 * 365;
+
+function seconds(text: string | undefined, fallback: number): number | undefined {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) return undefined;
+  const n = Number(text.trim());
+  return n <= MAX_TTL_OPTION ? n : undefined;
 }
 
 async function readText(file: string, option: string): Promise<string> {
@@ -88,6 +102,8 @@ export async function runCoexistCommand(argv: readonly string[], io: CoexistIo =
         'firewall-unavailable': { type: 'boolean', default: false },
         'fail-open': { type: 'string' },
         'fail-on-conflict': { type: 'boolean', default: false },
+        'min-ttl': { type: 'string' },
+        'max-ttl': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -114,6 +130,11 @@ export async function runCoexistCommand(argv: readonly string[], io: CoexistIo =
   if (values.names !== undefined && values.name !== undefined) return usage('give --names or --name, not both');
   const failOpen = values['fail-open'];
   if (failOpen !== undefined && failOpen !== 'ENABLED' && failOpen !== 'DISABLED') return usage('--fail-open must be ENABLED or DISABLED');
+  const minTTL = seconds(values['min-ttl'], DEFAULT_TTL_BOUNDS.minTTL);
+  if (minTTL === undefined) return usage(`--min-ttl must be a whole number of seconds 0..${MAX_TTL_OPTION}`);
+  const maxTTL = seconds(values['max-ttl'], Math.max(DEFAULT_TTL_BOUNDS.maxTTL, minTTL));
+  if (maxTTL === undefined) return usage(`--max-ttl must be a whole number of seconds 0..${MAX_TTL_OPTION}`);
+  if (maxTTL < minTTL) return usage(`--max-ttl (${maxTTL}) must be >= --min-ttl (${minTTL})`);
 
   try {
     const ports = values.port?.map(parsePort);
@@ -146,6 +167,7 @@ export async function runCoexistCommand(argv: readonly string[], io: CoexistIo =
       state: loaded.state,
       firewall,
       mode: values.mode,
+      ttlBounds: { minTTL, maxTTL },
       ...(zones ? { zones } : {}),
       ...(names ? { names } : {}),
       ...(ports ? { ports } : {}),

@@ -1,6 +1,7 @@
 // One (subject, name, query type) put together: the firewall's answer, what the proxy learns from
 // it, the evaluator's verdict on the addresses the pod gets, and the effective outcome.
-import { DEFAULT_TTL_BOUNDS, learnedExpiry } from '../../fqdn/learned.js';
+import { learnedExpiry } from '../../fqdn/learned.js';
+import type { TTLBounds } from '../../fqdn/learned.js';
 import type { Evaluator } from '../../policy/evaluate.js';
 import type { NameAnswer } from './firewall-answer.js';
 import { policyVerdict } from './policy-check.js';
@@ -63,7 +64,12 @@ export interface TypeQuestion {
   readonly answer: NameAnswer;
 }
 
-export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: EvalSettings): TypeResult {
+export interface TypeSettings extends EvalSettings {
+  /** The proxy's minTTL/maxTTL, which decide how long a learning opens new connections. */
+  readonly ttlBounds: TTLBounds;
+}
+
+export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: TypeSettings): TypeResult {
   const { answer, subject, name } = q;
   const qtype = answer.qtype;
   const family = FAMILY[qtype];
@@ -77,7 +83,7 @@ export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: Eval
   let learned: LearnedView[] = [];
   if (learn && delivers && !nothing) {
     learned = answer.dns.known
-      ? answer.addresses.map((a) => ({ name, ip: a.ip, ttl: a.ttl, learnedForSeconds: learnedExpiry(0, a.ttl, DEFAULT_TTL_BOUNDS) / 1000, patterns }))
+      ? answer.addresses.map((a) => ({ name, ip: a.ip, ttl: a.ttl, learnedForSeconds: learnedExpiry(0, a.ttl, settings.ttlBounds) / 1000, patterns }))
       : [{ name, ip: '?', ttl: null, learnedForSeconds: null, patterns }];
   }
 

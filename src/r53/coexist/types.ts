@@ -100,7 +100,7 @@ export interface LearnedView {
   readonly ip: string;
   /** Lowest TTL along the CNAME chain to the record (before minTTL/maxTTL clamping); null if unknown. */
   readonly ttl: number | null;
-  /** How long the learning opens new connections: the TTL clamped to the default minTTL/maxTTL. */
+  /** How long the learning opens new connections: the TTL clamped to the report's `learning` bounds. */
   readonly learnedForSeconds: number | null;
   /** The pod's patterns that match the query name (the reason the proxy learns at all). */
   readonly patterns: readonly string[];
@@ -183,6 +183,8 @@ export interface CoexistReport {
     readonly failOpen: string;
   };
   readonly zonesGiven: boolean;
+  /** The proxy's learned-TTL bounds the analysis assumed (`--min-ttl`, `--max-ttl`). */
+  readonly learning: { readonly minTTL: number; readonly maxTTL: number };
   readonly subjects: readonly Subject[];
   readonly names: readonly NameEntry[];
   readonly rows: readonly Row[];

@@ -51,6 +51,9 @@ describe('bad input exits 2 with a message', () => {
     ['invalid firewall', ['-f', CLUSTER, '--firewall', badFirewall], 'ruleGroups'],
     ['missing zones', ['-f', CLUSTER, '--firewall', FW, '--zones', join(tmp, 'nope.yaml')], 'cannot read'],
     ['invalid zones', ['-f', CLUSTER, '--firewall', FW, '--zones', badZones], 'IPv4'],
+    ['--min-ttl not a number', ['-f', CLUSTER, '--firewall', FW, '--min-ttl', 'soon'], '--min-ttl'],
+    ['--min-ttl negative', ['-f', CLUSTER, '--firewall', FW, '--min-ttl', '-1'], '--min-ttl'],
+    ['--max-ttl below --min-ttl', ['-f', CLUSTER, '--firewall', FW, '--min-ttl', '100', '--max-ttl', '50'], '--max-ttl'],
   ])('%s', async (_label, argv, message) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
@@ -122,7 +125,7 @@ describe('running', () => {
 
 describe('JSON output shape', () => {
   const KEYS = {
-    report: ['version', 'mode', 'firewall', 'zonesGiven', 'subjects', 'names', 'rows', 'conflicts', 'notes'],
+    report: ['version', 'mode', 'firewall', 'zonesGiven', 'learning', 'subjects', 'names', 'rows', 'conflicts', 'notes'],
     subject: ['id', 'pods', 'policies', 'families', 'ports'],
     row: ['subject', 'name', 'probeFor', 'patterns', 'results', 'outcome', 'notes'],
     result: ['qtype', 'firewall', 'dns', 'learned', 'policy', 'intended', 'outcome'],
@@ -154,6 +157,23 @@ describe('JSON output shape', () => {
       }
     }
     for (const c of report.conflicts) expect(keys(c)).toEqual([...KEYS.conflict].sort());
+  });
+});
+
+describe('--min-ttl / --max-ttl', () => {
+  // legacy-billing.example.com: the OVERRIDE chain's lowest TTL is 30 s (see the example README).
+  it.each([
+    { args: [], minTTL: 60, maxTTL: 86400, seconds: 60, what: 'defaults: the proxy\'s 60 s / 86400 s, 30 s clamped up to 60' },
+    { args: ['--min-ttl', '10'], minTTL: 10, maxTTL: 86400, seconds: 30, what: 'a lower minimum keeps the 30 s' },
+    { args: ['--min-ttl', '0', '--max-ttl', '20'], minTTL: 0, maxTTL: 20, seconds: 20, what: 'a maximum below the TTL caps it' },
+    { args: ['--min-ttl', '300', '--max-ttl', '300'], minTTL: 300, maxTTL: 300, seconds: 300, what: 'equal bounds fix it' },
+  ])('$what', async ({ args, minTTL, maxTTL, seconds }) => {
+    const r = await run([...EXAMPLE_ARGS, '-o', 'json', ...args]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as CoexistReport;
+    expect(report.learning).toEqual({ minTTL, maxTTL });
+    const legacy = report.rows.find((x) => x.subject === 'shop/payments-0' && x.name === 'legacy-billing.example.com')!;
+    expect(legacy.results[0]!.learned.map((l) => [l.ttl, l.learnedForSeconds])).toEqual([[30, seconds]]);
   });
 });
 
