@@ -9,6 +9,7 @@ import { parseDocument, isMap, isSeq, type YAMLMap } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_FIELDS } from '../../src/agent/config-fields.js';
 import { resolveAgentConfig, type AgentConfig } from '../../src/agent/config.js';
+import { canonicalIp, isConcreteAddress } from '../../src/agent/host-port.js';
 import { at, findObject, isObj, MANIFESTS_ROOT, type Obj } from './manifest-files.js';
 
 const ds = findObject('DaemonSet', 'dnsgate');
@@ -182,7 +183,8 @@ describe('agent container', () => {
 
 describe('agent config (ConfigMap + DaemonSet arguments)', () => {
   const nodeName = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/);
-  const concrete = (ip: string): boolean => !/^(127\.|0\.)/.test(ip) && !/^(::|::1|::ffff:(127|0)\..*|::(0:)*0?(\.0)*|0(:0)*(:0\.0\.0\.0)?)$/i.test(ip);
+  // A node's IP is never loopback or unspecified (however it is spelt).
+  const concrete = (ip: string): boolean => isConcreteAddress(canonicalIp(ip) ?? '::');
   const check = (ip: string, name: string, extra: Record<string, unknown> = {}): void => {
     const config = resolvedConfig({ NODE_NAME: name, NODE_IP: ip, POD_NAMESPACE: 'dnsgate-system' }, extra);
     expect(config.nodeName).toBe(name);
@@ -190,7 +192,7 @@ describe('agent config (ConfigMap + DaemonSet arguments)', () => {
     expect(config.dns.listen[0]!.port).toBe(5353);
     expect(config.http.listen.port).toBe(9808);
     expect(config.dns.listen[0]!.host).toBe(config.http.listen.host);
-    expect(config.dns.listen[0]!.family).toBe(ip.includes(':') && !/^::ffff:\d/i.test(ip) ? 6 : 4);
+    expect(config.dns.listen[0]!.family).toBe(ip.includes(':') ? 6 : 4);
   };
 
   // Generated: whatever IPv4 address the node has, the agent accepts its config and listens for the
