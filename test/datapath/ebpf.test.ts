@@ -156,6 +156,18 @@ spec:
     await expect(dp.applyNode(node, () => 9)).rejects.toBeInstanceOf(EbpfApplyError);
   });
 
+  it('an endpoint whose interface vanished before attach is left pending, not failing the node', async () => {
+    const dp = open({ attachPrograms: true });
+    const r = await dp.applyNode(node, (k) => (k === CLIENT ? 987_654 : undefined));
+    expect(r).toMatchObject({ enforced: 0, pending: expect.arrayContaining([CLIENT, SERVER]) as unknown });
+    const eps = openPinnedMap(join(pinRoot, MAP.endpoints));
+    try {
+      expect(eps.keys()).toEqual([]);
+    } finally {
+      eps.close();
+    }
+  });
+
   it('a restarted datapath adopts the pinned maps: enforcement continues, the first apply removes what the new compilation lacks', async () => {
     const first = open();
     await first.applyNode(node, onLoopback(CLIENT));

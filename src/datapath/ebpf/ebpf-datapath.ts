@@ -291,7 +291,17 @@ export class EbpfDatapath implements Datapath {
         this.step('endpoints', key, () => this.maps.endpoints.update(encodeEndpointKey(ifindex), encodeEndpoint(cfg)));
       }
       if ((this.opts.attachPrograms ?? true) && (full || had?.ifindex !== ifindex)) {
-        this.step('attach', `${key} ifindex ${ifindex}`, () => attachHooks(ifindex, this.progs, this.opts.netns));
+        try {
+          attachHooks(ifindex, this.progs, this.opts.netns);
+        } catch (err) {
+          // The veth went away since the caller looked it up (the pod is being deleted): the
+          // endpoint waits like one without an ifindex instead of failing the whole node.
+          if ((err as { code?: unknown }).code !== 'ENODEV') throw new EbpfApplyError('attach', `${key} ifindex ${ifindex}`, err);
+          this.step('endpoints', key, () => this.maps.endpoints.delete(encodeEndpointKey(ifindex)));
+          want.delete(key);
+          byIfindex.delete(ifindex);
+          pending.push(key);
+        }
       }
     }
 
