@@ -201,5 +201,5 @@ export function importAwsCli(docs: AwsCliDocuments, rawSettings?: unknown, setti
     }
   }
   const settings = parseSettings(rawSettings, { file: settingsFile, field: 'settings' }, base);
-  return { config: buildFirewall({ domainLists, ruleGroups, associations, settings, fields: AWS_FIELDS }), warnings };
+  return { config: buildFirewall({ domainLists, ruleGroups, associations, settings, fields: AWS_FIELDS, warnings }), warnings };
 }

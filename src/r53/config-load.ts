@@ -39,7 +39,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 export async function loadFirewallFile(file: string): Promise<ImportResult> {
   const doc = await readDocument(file);
-  if (!isObject(doc) || doc.awsCli === undefined) return { config: firewallFromDocument(doc, file), warnings: [] };
+  if (!isObject(doc) || doc.awsCli === undefined) {
+    const warnings: string[] = [];
+    return { config: firewallFromDocument(doc, file, warnings), warnings };
+  }
 
   const bundle = doc.awsCli;
   if (!isObject(bundle)) throw new R53ConfigError(file, 'awsCli', 'must be a mapping');

@@ -92,7 +92,7 @@ export function firstMatchingRule(
   chainIndex = 0,
 ): RuleMatch | undefined {
   const canonical = canonicalName(name);
-  const options = { wildcardMatchesApex: config.settings.wildcardMatchesApex };
+  const options = { wildcardMatchesApex: config.settings.wildcardMatchesApex, gluedWildcard: config.settings.gluedWildcard };
   for (const association of config.associations) {
     for (const rule of association.ruleGroup.rules) {
       if (rule.qtype !== undefined && rule.qtype !== qtype) continue;

@@ -1,7 +1,7 @@
 // Validates a firewall description (from YAML or from AWS CLI JSON) and builds the model the
 // decision engine runs. Each piece carries where it came from, so every error names the file and
 // the field a user has to fix.
-import { CompiledDomainList, parseDomainEntry } from './domain-list.js';
+import { CompiledDomainList, GLUED_WILDCARD_READINGS, parseDomainEntry } from './domain-list.js';
 import type { DomainEntry } from './domain-list.js';
 import { R53ConfigError } from './errors.js';
 import { DEFAULT_SETTINGS } from './firewall-model.js';
@@ -82,6 +82,8 @@ export interface FirewallSpec {
   readonly associations: readonly AssociationSpec[];
   readonly settings: EmulatorSettings;
   readonly fields: FieldNames;
+  /** Receives what loads but is a guess (entries whose meaning AWS does not document). */
+  readonly warnings?: string[];
 }
 
 const ACTIONS: readonly RuleAction[] = ['ALLOW', 'ALERT', 'BLOCK'];
@@ -109,10 +111,23 @@ function integer(value: unknown, min: number, max: number, source: Source, field
   return value;
 }
 
-function buildDomainList(spec: DomainListSpec, fields: FieldNames): DomainList {
+function where(source: Source, field: string): string {
+  return `${source.file}: ${source.field === '' ? field : `${source.field}.${field}`}`;
+}
+
+function buildDomainList(spec: DomainListSpec, fields: FieldNames, settings: EmulatorSettings, warnings: string[] | undefined): DomainList {
   const entries: DomainEntry[] = spec.domains.map((raw, i) => {
     const parsed = parseDomainEntry(raw as string);
     if (typeof parsed === 'string') fail(spec.source, `${fields.domains}[${i}]`, `${JSON.stringify(raw)}: ${parsed}`);
+    if (parsed.kind === 'glued') {
+      const reading =
+        settings.gluedWildcard === 'text-suffix'
+          ? `any name whose text ends with "${parsed.rest}" ("bad${parsed.rest}" too)`
+          : `"${parsed.rest}" and the names below it`;
+      warnings?.push(
+        `${where(spec.source, `${fields.domains}[${i}]`)}: ${JSON.stringify(parsed.raw)}: AWS does not document what a "*" glued to a name matches; it matches ${reading} (settings.gluedWildcard: ${settings.gluedWildcard})`,
+      );
+    }
     return parsed;
   });
   return { id: spec.id, name: spec.name, entries: new CompiledDomainList(entries) };
@@ -163,7 +178,7 @@ export function buildFirewall(spec: FirewallSpec): FirewallConfig {
   const lists = new Map<string, DomainList>();
   for (const ls of spec.domainLists) {
     if (lists.has(ls.id)) fail(ls.source, '', `domain list id ${JSON.stringify(ls.id)} is defined twice`);
-    const list = buildDomainList(ls, f);
+    const list = buildDomainList(ls, f, spec.settings, spec.warnings);
     lists.set(ls.id, list);
     if (!lists.has(ls.name)) lists.set(ls.name, list);
   }
@@ -200,6 +215,7 @@ export function buildFirewall(spec: FirewallSpec): FirewallConfig {
 
 const SETTING_KINDS: Record<keyof EmulatorSettings, 'boolean' | 'string' | readonly string[]> = {
   wildcardMatchesApex: 'boolean',
+  gluedWildcard: GLUED_WILDCARD_READINGS,
   overrideResolvesTarget: 'boolean',
   soaInNegativeAnswers: 'boolean',
   soaInBlockResponses: 'boolean',

@@ -1,6 +1,6 @@
 // The normalised DNS Firewall configuration the decision engine evaluates. Both the YAML loader
 // and the AWS CLI importer produce this shape; nothing downstream knows where it came from.
-import type { CompiledDomainList } from './domain-list.js';
+import type { CompiledDomainList, GluedWildcard } from './domain-list.js';
 
 export type RuleAction = 'ALLOW' | 'ALERT' | 'BLOCK';
 export type BlockResponse = 'NODATA' | 'NXDOMAIN' | 'OVERRIDE';
@@ -51,6 +51,8 @@ export interface RuleGroupAssociation {
 export interface EmulatorSettings {
   /** Whether `*.example.com` also matches `example.com` (AWS does not document it). */
   readonly wildcardMatchesApex: boolean;
+  /** What `*example.com` (a `*` glued to the text) matches; AWS accepts it but does not say. */
+  readonly gluedWildcard: GluedWildcard;
   /** After an OVERRIDE CNAME, append the target's records when the zones can resolve it. */
   readonly overrideResolvesTarget: boolean;
   /** SOA in the authority section of NXDOMAIN/NODATA answers that come from the zones. */
@@ -76,6 +78,7 @@ export interface EmulatorSettings {
 
 export const DEFAULT_SETTINGS: EmulatorSettings = {
   wildcardMatchesApex: false,
+  gluedWildcard: 'text-suffix',
   overrideResolvesTarget: true,
   soaInNegativeAnswers: true,
   soaInBlockResponses: false,

@@ -52,8 +52,8 @@ function named(raw: unknown, file: string, field: string): { obj: Record<string,
   return { obj: raw, name: raw.name, id: (raw.id as string | undefined) ?? raw.name, source: { file, field } };
 }
 
-/** Builds the firewall from a parsed native document. */
-export function firewallFromDocument(doc: unknown, file: string): FirewallConfig {
+/** Builds the firewall from a parsed native document; guesses it had to make go to `warnings`. */
+export function firewallFromDocument(doc: unknown, file: string, warnings?: string[]): FirewallConfig {
   if (!isObject(doc)) throw new R53ConfigError(file, '(document)', 'must be a mapping');
   const known = new Set(['settings', 'domainLists', 'ruleGroups', 'associations']);
   for (const key of Object.keys(doc)) if (!known.has(key)) throw new R53ConfigError(file, key, `unknown key (known: ${[...known].join(', ')})`);
@@ -97,5 +97,5 @@ export function firewallFromDocument(doc: unknown, file: string): FirewallConfig
     return { id, name, ruleGroup: raw.ruleGroup, priority: raw.priority, source: { file, field } };
   });
 
-  return buildFirewall({ domainLists, ruleGroups, associations, settings, fields: YAML_FIELDS });
+  return buildFirewall({ domainLists, ruleGroups, associations, settings, fields: YAML_FIELDS, ...(warnings ? { warnings } : {}) });
 }

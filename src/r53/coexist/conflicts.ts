@@ -45,7 +45,12 @@ function entryRuleText(e: ReturnType<typeof firewallEntries>[number]): string {
 function exceptionsUnder(config: FirewallConfig, suffix: string): string[] {
   return firewallEntries(config)
     .filter((e) => e.rule.action !== 'BLOCK' || e.rule.blockResponse === 'OVERRIDE')
-    .filter((e) => (e.entry.kind === 'exact' ? isAtOrBelow(e.entry.name, suffix) : e.entry.kind === 'wildcard' && isAtOrBelow(e.entry.suffix, suffix)))
+    .filter((e) => {
+      const entry = e.entry;
+      if (entry.kind === 'exact') return isAtOrBelow(entry.name, suffix);
+      if (entry.kind === 'wildcard') return isAtOrBelow(entry.suffix, suffix);
+      return entry.kind === 'glued' && isAtOrBelow(entry.rest, suffix);
+    })
     .map((e) => e.entry.raw);
 }
 

@@ -59,7 +59,11 @@ export function namesFromFirewall(config: FirewallConfig, into = new NameCollect
     for (const rule of association.ruleGroup.rules) {
       for (const entry of rule.domainList.entries.entries) {
         if (entry.kind === 'any') continue;
-        const { name, probeFor } = entry.kind === 'exact' ? { name: entry.name, probeFor: null } : nameFor(`*.${entry.suffix}`);
+        // "*example.com" matches "example.com" itself under either reading; a rest that is no
+        // name ("*-cdn.example.com") has no representative.
+        if (entry.kind === 'glued' && (entry.rest === '' || nameProblem(entry.rest) !== undefined)) continue;
+        const { name, probeFor } =
+          entry.kind === 'exact' ? { name: entry.name, probeFor: null } : entry.kind === 'glued' ? { name: entry.rest, probeFor: null } : nameFor(`*.${entry.suffix}`);
         into.add(name, probeFor, {
           kind: 'firewall',
           ruleGroup: association.ruleGroup.name,

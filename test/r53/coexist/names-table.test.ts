@@ -21,6 +21,16 @@ describe('names', () => {
     expect(names.map((n) => n.name)).toEqual([...names.map((n) => n.name)].sort());
   });
 
+  it('a glued wildcard ("*glued.example.com") is analysed through its rest, which matches under either reading; one whose rest is no name is left out', () => {
+    const glued = defaultNames(
+      evaluator.model,
+      testFirewall({ lists: [{ name: 'g', domains: ['*glued.example.com', '*-cdn.example.com'] }], rules: [{ name: 'g', priority: 1, domainList: 'g', action: 'ALERT' }] }),
+    );
+    const entry = glued.find((n) => n.name === 'glued.example.com');
+    expect(entry).toMatchObject({ probeFor: null, sources: [{ kind: 'firewall', rule: 'g', entry: '*glued.example.com' }] });
+    expect(glued.some((n) => n.name.includes('-cdn'))).toBe(false);
+  });
+
   it.each([
     ['a..example.com', 'label "" is not a valid DNS label'],
     ['-a.example.com', 'not a valid DNS label'],
