@@ -1,7 +1,9 @@
 // The `dnsgate` command: parses arguments, runs one subcommand, maps errors to exit codes.
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, InputError } from './errors.js';
 import { addAgentOptions, runAgent } from './agent.js';
+import { DEFAULT_TOUR, runDemo } from './agent-demo.js';
 import { runExplain } from './explain.js';
 import { runLint } from './lint.js';
 import { runR53EmulatorCommand } from '../r53/command.js';
@@ -43,6 +45,23 @@ export function buildProgram(emit: (out: CommandOutput) => void): Command {
   ).action(async (o: Record<string, unknown>) => {
     emit(await runAgent(o));
   });
+
+  program
+    .command('demo')
+    .description('live tour on a node made of namespaces: the examples\' flows with real clients, verdicts from the agent\'s decision log (root)')
+    .argument('[examples...]', `example directories under examples/ (default: ${DEFAULT_TOUR.join(' ')})`)
+    .option('--non-interactive', 'exit after the tour instead of keeping the last node up until Ctrl-C')
+    .option('--repo <dir>', 'checkout holding examples/ (default: this one)')
+    .action(async (examples: string[], o: { nonInteractive?: boolean; repo?: string }) => {
+      const repo = o.repo ?? fileURLToPath(new URL('../..', import.meta.url));
+      const exitCode = await runDemo({
+        repo,
+        examples: examples.length > 0 ? examples : DEFAULT_TOUR,
+        interactive: o.nonInteractive !== true,
+        out: (line) => void process.stdout.write(`${line}\n`),
+      });
+      emit({ exitCode, stdout: '', stderr: '' });
+    });
 
   // Subcommands that own their argument parsing get the raw arguments.
   program

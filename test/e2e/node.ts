@@ -1,10 +1,9 @@
 // An end-to-end node: the sandbox harness (pods, upstream DNS, outside servers in namespaces) plus
 // a real `dnsgate agent` process running inside the node's network namespace with the eBPF
 // datapath and nftables redirection. `nsenter --net` (not `ip netns exec`, which remounts /sys and
-// hides /sys/fs/bpf) keeps bpffs visible to the agent. Teardown stops the agent, runs
+// hides /sys/fs/bpf) keeps bpffs visible to the agent (src/cli/agent-process.ts). Teardown stops the agent, runs
 // `dnsgate agent --uninstall` there (programs, pins, nft table) and destroys the harness, also
 // when a test fails.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { loadManifests } from '../../src/api/load.js';
 import type { ClusterState } from '../../src/api/types.js';
+import { AgentProcess, dnsgateArgv, type AgentLogLine, type DecisionLogLine } from '../../src/cli/agent-process.js';
 import { Harness, run, type HarnessOptions, type RunResult, type ZoneRecord } from '../../src/sandbox/index.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,23 +21,9 @@ export const example = (name: string, file = ''): string => join(REPO, 'examples
 export const needRoot = process.getuid?.() === 0 || process.env.CI === 'true';
 if (!needRoot) console.warn('\n*** test/e2e: NOT ROOT and CI is not set: SKIPPING the end-to-end agent tests (need netns, nftables, BPF) ***\n');
 
-/** One JSON log line of the agent. */
-export type LogLine = Record<string, unknown> & { msg?: string; event?: string; level?: number };
-
-export interface DecisionLine extends LogLine {
-  event: 'decision';
-  decision: 'allow' | 'deny';
-  pod: string;
-  direction: 'egress' | 'ingress';
-  src: string;
-  dst: string;
-  protocol: string;
-  dport: number;
-  tier: string | null;
-  policy: string | null;
-  rule: string | number | null;
-  reason: string;
-}
+export type LogLine = AgentLogLine;
+export type DecisionLine = DecisionLogLine;
+type DecisionFilter = Partial<Pick<DecisionLine, 'pod' | 'decision' | 'src' | 'dst' | 'dport' | 'protocol'>>;
 
 export interface E2eNodeOptions {
   /** Manifest files/directories: the cluster state and policies (also what the harness builds). */
@@ -56,10 +42,7 @@ const NODE_V6 = 'fd00:250::1';
 const UPSTREAM_V4 = '10.250.53.53';
 
 export class E2eNode {
-  readonly logs: LogLine[] = [];
-  private agentProcess: ChildProcess | undefined;
-  private stderr = '';
-  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private agent: AgentProcess | undefined;
   readonly configFile: string;
   readonly bpffs: string;
 
@@ -71,6 +54,11 @@ export class E2eNode {
   ) {
     this.configFile = join(dir, 'agent.yaml');
     this.bpffs = `/sys/fs/bpf/dnsgate-e2e-${h.prefix}`;
+  }
+
+  /** The current agent's log lines. */
+  get logs(): LogLine[] {
+    return this.agent?.logs ?? [];
   }
 
   static async create(opts: E2eNodeOptions): Promise<E2eNode> {
@@ -117,81 +105,26 @@ export class E2eNode {
     return merged;
   }
 
-  /** argv running the dnsgate CLI (from source) inside the node's network namespace. */
-  cli(args: readonly string[]): string[] {
-    const node = this.h.nodeNetns;
-    const inner = [process.execPath, '--import', 'tsx', join(REPO, 'src/cli/index.ts'), ...args];
-    return node ? ['nsenter', `--net=/run/netns/${node}`, ...inner] : inner;
-  }
-
+  /** Starts a (new) agent process in the node namespace; resolves when it is ready. */
   async startAgent(): Promise<void> {
     writeFileSync(this.configFile, toYaml(this.agentConfig()));
-    const argv = this.cli(['agent', '--config', this.configFile]);
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.agentProcess = child;
-    let buffered = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let line: LogLine;
-        try {
-          line = JSON.parse(text) as LogLine;
-        } catch {
-          line = { msg: text };
-        }
-        this.logs.push(line);
-        for (const w of [...this.waiters]) {
-          if (w.pred(line)) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-8000)));
-    await this.waitLog((l) => l.event === 'ready', 60_000);
+    this.agent = new AgentProcess({ args: ['--config', this.configFile], cwd: REPO, ...(this.h.nodeNetns ? { netns: this.h.nodeNetns } : {}) });
+    await this.agent.start();
   }
 
-  /** Resolves with the first log line (past or future) matching `pred`. */
   waitLog(pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
-    const seen = this.logs.find(pred);
-    if (seen) return Promise.resolve(seen);
-    const child = this.agentProcess;
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        pred,
-        resolve: (l: LogLine) => {
-          clearTimeout(timer);
-          child?.off('exit', onExit);
-          resolve(l);
-        },
-      };
-      const fail = (why: string): void => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        child?.off('exit', onExit);
-        reject(new Error(`${why}\n--- agent stderr ---\n${this.stderr}\n--- last agent log lines ---\n${this.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`));
-      };
-      const timer = setTimeout(() => fail(`no matching agent log line within ${timeoutMs} ms`), timeoutMs);
-      const onExit = (code: number | null): void => {
-        clearTimeout(timer);
-        fail(`agent exited (code ${String(code)})`);
-      };
-      child?.once('exit', onExit);
-      this.waiters.push(waiter);
-    });
+    if (!this.agent) throw new Error('no agent started');
+    return this.agent.waitLog(pred, timeoutMs);
   }
 
-  decisions(filter: Partial<Pick<DecisionLine, 'pod' | 'decision' | 'dst' | 'dport' | 'protocol'>> = {}): DecisionLine[] {
-    return this.logs.filter((l): l is DecisionLine => l.event === 'decision' && Object.entries(filter).every(([k, v]) => l[k] === v));
+  decisions(filter: DecisionFilter = {}): DecisionLine[] {
+    return this.agent?.decisions(filter) ?? [];
   }
 
   /** The decision line for a flow (waits for it: events arrive asynchronously). */
-  decision(filter: Partial<Pick<DecisionLine, 'pod' | 'decision' | 'dst' | 'dport' | 'protocol'>>, timeoutMs = 5000): Promise<DecisionLine> {
-    return this.waitLog((l) => l.event === 'decision' && Object.entries(filter).every(([k, v]) => l[k] === v), timeoutMs) as Promise<DecisionLine>;
+  decision(filter: DecisionFilter, timeoutMs = 5000): Promise<DecisionLine> {
+    if (!this.agent) throw new Error('no agent started');
+    return this.agent.decision(filter, timeoutMs);
   }
 
   exec(pod: string, argv: readonly string[], timeoutMs?: number): Promise<RunResult> {
@@ -204,20 +137,13 @@ export class E2eNode {
     return { ok: r.code === 0, code: r.code, body: r.stdout.trim(), stderr: r.stderr.trim() };
   }
 
-  /** Stops the agent with SIGTERM (pinned state kept); resolves with its exit code. */
-  async stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const child = this.agentProcess;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
+  /** Stops the agent (SIGTERM keeps pinned state); resolves with its exit code. */
+  stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    return this.agent?.stop(signal) ?? Promise.resolve(null);
   }
 
   async uninstall(): Promise<RunResult> {
-    return run(this.cli(['agent', '--config', this.configFile, '--uninstall']), { timeoutMs: 30_000 });
+    return run(dnsgateArgv(['agent', '--config', this.configFile, '--uninstall'], this.h.nodeNetns), { timeoutMs: 30_000 });
   }
 
   async destroy(): Promise<void> {
