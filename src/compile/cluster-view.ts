@@ -37,6 +37,12 @@ function podIPs(pod: Pod): IPAddress[] {
 export class ClusterView {
   readonly pods = new Map<string, PodEntry>();
   private readonly podByIP = new Map<string, PodEntry>();
+  /**
+   * Non-host-network pods per address in update order. Two pods can hold one address for a while
+   * (a replacement scheduled before the old pod's deletion arrives): the last updated owns it, as
+   * the last one listed does in ClusterIndex, and when the owner goes the previous holder takes over.
+   */
+  private readonly holders = new Map<string, PodEntry[]>();
   readonly nodes = new Map<string, NodeEntry>();
   private readonly nodesByIP = new Map<string, NodeEntry[]>();
   private readonly namespaceLabelMap = new Map<string, Labels>();
@@ -113,7 +119,15 @@ export class ClusterView {
     if (!ns) this.byNamespace.set(added.namespace, (ns = new Map()));
     ns.set(added.key, added);
     this.dropBackends(added);
-    if (!added.hostNetwork) for (const ip of added.ips) this.podByIP.set(ipKey(ip), added);
+    if (!added.hostNetwork) {
+      for (const ip of added.ips) {
+        const k = ipKey(ip);
+        this.podByIP.set(k, added);
+        const list = this.holders.get(k);
+        if (list) list.push(added);
+        else this.holders.set(k, [added]);
+      }
+    }
     for (const np of added.namedPorts) {
       let set = this.byNamedPort.get(np.name);
       if (!set) this.byNamedPort.set(np.name, (set = new Set()));
@@ -130,7 +144,13 @@ export class ClusterView {
     this.dropBackends(old);
     for (const ip of old.ips) {
       const k = ipKey(ip);
-      if (this.podByIP.get(k) === old) this.podByIP.delete(k);
+      const list = this.holders.get(k)?.filter((p) => p !== old) ?? [];
+      if (list.length > 0) this.holders.set(k, list);
+      else this.holders.delete(k);
+      if (this.podByIP.get(k) !== old) continue;
+      const next = list[list.length - 1];
+      if (next) this.podByIP.set(k, next);
+      else this.podByIP.delete(k);
     }
     for (const np of old.namedPorts) this.byNamedPort.get(np.name)?.delete(old);
     return old;

@@ -162,13 +162,22 @@ export class Compiler {
   }
 
   upsertPod(pod: Pod): void {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const ips = [...(this.view.pods.get(key)?.ips ?? []), ...this.view.podEntry(pod).ips];
+    const owners = this.ownersAt(ips);
     const { removed, added } = this.view.upsertPod(pod);
-    this.podChanged(removed, added);
+    this.podChanged(removed, added, [...owners, ...this.ownersAt(ips)]);
   }
 
   removePod(key: string): void {
+    const ips = this.view.pods.get(key)?.ips ?? [];
+    const owners = this.ownersAt(ips);
     const removed = this.view.removePod(key);
-    if (removed) this.podChanged(removed, undefined);
+    if (removed) this.podChanged(removed, undefined, [...owners, ...this.ownersAt(ips)]);
+  }
+
+  private ownersAt(ips: readonly IPAddress[]): PodEntry[] {
+    return ips.map((ip) => this.view.podAt(ip)).filter((p): p is PodEntry => p !== undefined);
   }
 
   upsertPolicy(obj: PolicyObject): void {
@@ -281,12 +290,22 @@ export class Compiler {
     }
   }
 
-  /** A pod appeared, changed or went: update the host prefixes it touches, redo its own endpoint. */
-  private podChanged(removed: PodEntry | undefined, added: PodEntry | undefined): void {
-    const touched = this.selections.podChanged(removed, added);
+  /**
+   * A pod appeared, changed or went: update the host prefixes it touches, redo its own endpoint.
+   * `owners` held or hold one of its addresses before or after: a prefix owned by another pod now
+   * follows that pod's selections and named ports.
+   */
+  private podChanged(removed: PodEntry | undefined, added: PodEntry | undefined, owners: readonly PodEntry[]): void {
+    const touched = new Set(this.selections.podChanged(removed, added));
     for (const p of [removed, added]) if (p) this.dirty.add(p.key);
     if (this.dirtyAll) return;
-    for (const [variant, keys] of this.variants.podChanged(removed, added, touched)) {
+    const pods = [removed, added].filter((p): p is PodEntry => p !== undefined);
+    for (const o of owners) {
+      if (o.key === removed?.key || o.key === added?.key || pods.includes(o)) continue;
+      pods.push(o);
+      for (const s of this.selections.containing(o.key)) touched.add(s);
+    }
+    for (const [variant, keys] of this.variants.podChanged(pods, touched)) {
       for (const user of variant.users) {
         const dir = user as DirectionState;
         let set = this.stale.get(dir);

@@ -37,7 +37,7 @@ interface TrieNode {
 }
 
 /** A memoised list: stored as is in the table (the shared list of every prefix that has it). */
-type Built = ({ readonly ok: true } & SharedList) | { readonly ok: false; readonly diagnostic: CompileDiagnostic };
+type Built = ({ readonly ok: true } & SharedList) | { readonly ok: false; readonly diagnostic: (cidr: string) => CompileDiagnostic };
 
 class Fallback extends Error {
   constructor(readonly diagnostic: CompileDiagnostic) {
@@ -84,6 +84,7 @@ export class DirectionState {
   diagnostics: CompileDiagnostic[] = [];
   private roots: { 4: TrieNode; 6: TrieNode } = { 4: {}, 6: {} };
   private memo = new Map<string, Built>();
+  private failed: { key: string; diagnostic: CompileDiagnostic } | null = null;
   private readonly implicitKeys: Set<string>;
 
   /**
@@ -131,18 +132,29 @@ export class DirectionState {
     if (!b) {
       const its = items();
       const res = buildRuleList(its, prefix.cidr.family);
-      if (!res.ok) b = { ok: false, diagnostic: new AmbiguousFqdnOrder(this.endpoint, this.dir, prefix.key, res.policies) };
+      // The memoised list serves many prefixes: the diagnostic names the one it is reported for.
+      if (!res.ok) b = { ok: false, diagnostic: (cidr) => new AmbiguousFqdnOrder(this.endpoint, this.dir, cidr, res.policies) };
       else if (res.rules.length > this.maxRules) {
         const policies = [...new Set(its.map((i) => i.rule.policyRef))];
-        b = { ok: false, diagnostic: new RuleListOverflow(this.endpoint, this.dir, prefix.key, res.rules.length, this.maxRules, policies) };
+        const count = res.rules.length;
+        b = { ok: false, diagnostic: (cidr) => new RuleListOverflow(this.endpoint, this.dir, cidr, count, this.maxRules, policies) };
       } else b = { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
       this.memo.set(sig, b);
     }
     return b;
   }
 
+  /** The diagnostic of the first-sorting failed prefix since the last reset (a method: TS narrows fields). */
+  private failure(): CompileDiagnostic | undefined {
+    return this.failed?.diagnostic;
+  }
+
   private entry(prefix: PrefixInfo, built: Built, previous: PrefixTable | undefined): Stored {
-    if (!built.ok) throw new Fallback(built.diagnostic);
+    if (!built.ok) {
+      // Report the failing prefix that sorts first, so the diagnostic does not depend on history.
+      if (!this.failed || prefix.key < this.failed.key) this.failed = { key: prefix.key, diagnostic: built.diagnostic(prefix.key) };
+      return built as unknown as Stored;
+    }
     const old = previous?.stored(prefix.key);
     if (old && old.key === built.key) return old;
     return built;
@@ -182,6 +194,7 @@ export class DirectionState {
 
   private build(previous: DirectionTable | undefined): DirectionTable {
     const prev = previous && !previous.fallback && previous.prefixes instanceof PrefixTable ? previous.prefixes : undefined;
+    this.failed = null;
     try {
       // Host prefixes are many and mostly alike: first only their own-item signatures (positions
       // and box sets), items are gathered for the prefixes whose list is not memoised yet.
@@ -231,6 +244,8 @@ export class DirectionState {
         const old = prev?.stored(e.cidr);
         out.set(e.cidr, old && old.key === e.key ? old : e);
       }
+      const failed = this.failure();
+      if (failed) throw new Fallback(failed);
       this.diagnostics = [];
       if (!prev) return { isolated: this.isolated, prefixes: PrefixTable.of(out), fallback: false };
       const changes = new Map<string, Stored | null>();
@@ -252,6 +267,7 @@ export class DirectionState {
     }
     const prev = this.table.prefixes as PrefixTable;
     const changes = new Map<string, Stored | null>();
+    this.failed = null;
     try {
       for (const k of keys) {
         if (this.implicitKeys.has(k) || changes.has(k)) continue;
@@ -266,11 +282,15 @@ export class DirectionState {
           return;
         }
         changes.set(k, this.hostEntry(prefix, own, prev));
+        if (this.failure()) {
+          // Which prefix the diagnostic names must not depend on the order of changes.
+          this.table = this.build(this.table);
+          return;
+        }
       }
     } catch (err) {
       if (!(err instanceof Fallback)) throw err;
-      this.diagnostics = [err.diagnostic];
-      this.table = fallbackTable({ isolated: this.isolated, implicit: this.implicit });
+      this.table = this.build(this.table);
       return;
     }
     this.table = { isolated: this.isolated, prefixes: prev.with(changes), fallback: false };

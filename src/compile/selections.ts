@@ -59,6 +59,11 @@ export class SelectionIndex {
     }
   }
 
+  /** The selections a pod is a member of. */
+  containing(key: string): Selection[] {
+    return [...this.byKey.values()].filter((s) => s.members.has(key));
+  }
+
   /** Keeps every selection current; returns those that held or now hold the pod's key. */
   podChanged(removed: PodEntry | undefined, added: PodEntry | undefined): Selection[] {
     const out: Selection[] = [];

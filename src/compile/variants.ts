@@ -370,11 +370,11 @@ export class VariantRegistry {
   }
 
   /**
-   * A pod appeared, changed or went (the view and the selections already reflect it): recompute
-   * the host prefixes it can affect. Returns, per variant, the prefix keys that changed.
+   * Pods appeared, changed, went or gained/lost an address to another pod (the view and the
+   * selections already reflect it; `touched` are the selections that held or hold any of them):
+   * recompute the host prefixes they can affect. Returns, per variant, the prefix keys that changed.
    */
-  podChanged(removed: PodEntry | undefined, added: PodEntry | undefined, touched: readonly Selection[]): Map<RuleVariant, string[]> {
-    const pods = [removed, added].filter((p): p is PodEntry => p !== undefined);
+  podChanged(pods: readonly PodEntry[], touched: Iterable<Selection>): Map<RuleVariant, string[]> {
     const ips = new Map<string, IPAddress>();
     for (const p of pods) for (const ip of p.ips) ips.set(ipKey(ip), ip);
     const clusterIPs = new Map<string, IPAddress>();
