@@ -186,7 +186,7 @@ export class Reconciler {
       this.opts.metrics?.changeToProgrammed.observe(latencyMs / 1000);
       this.opts.metrics?.reconciles.labels('ok').inc();
       this.opts.metrics?.diagnostics.set(node.diagnostics.length);
-      this.opts.logger.debug({ event: 'programmed', full, latencyMs, enforced: result.enforced, pending: result.pending.length, prefixesWritten: result.prefixesWritten, prefixesDeleted: result.prefixesDeleted }, 'programmed');
+      this.opts.logger.debug({ event: 'apply_result', full, latencyMs, enforced: result.enforced, pending: result.pending.length, prefixesWritten: result.prefixesWritten, prefixesDeleted: result.prefixesDeleted }, 'datapath apply');
       this.opts.onProgrammed?.({ node, state, result, latencyMs, full });
     } catch (err) {
       this.failures++;
