@@ -8,11 +8,16 @@
 // - ALLOW, ALERT and BLOCK all stop the inspection of that name ("Alert - stop inspecting the query,
 //   permit it to go through, and send an alert to the logs");
 // - INSPECT_REDIRECTION_DOMAIN (the default) inspects every domain of the redirection chain;
-//   TRUST_REDIRECTION_DOMAIN inspects only the first one.
-// Reading chosen where the documentation is silent: the redirection action belongs to the rule that
-// matched a name. When that rule is TRUST_REDIRECTION_DOMAIN and lets the name through (ALLOW or
-// ALERT), the names it redirects to are trusted and not inspected; after an INSPECT rule, or when
-// no rule matched, the next name of the chain is inspected against every rule again.
+//   TRUST_REDIRECTION_DOMAIN "inspects only the first domain in the redirection chain".
+// Reading of TRUST, the `trustRedirectionScope` setting:
+// - first-name (default, the plain reading of AWS's sentence): a TRUST rule only ever matches the
+//   query name. When it matches and lets the name through (ALLOW or ALERT), the CNAME targets are
+//   trusted and not inspected. On a CNAME target TRUST rules are skipped, so a later rule (of any
+//   priority) decides there as if they did not exist.
+// - any-name: the redirection action belongs to whichever rule matched a name, anywhere in the
+//   chain; a TRUST rule that lets a name through trusts the names after it.
+// In both, after an INSPECT rule or when no rule matched, the next name of the chain is inspected
+// against the rules again.
 import type { FirewallConfig, FirewallRule, RuleAction, RuleGroupAssociation } from './firewall-model.js';
 import { canonicalName } from './names.js';
 import { qtypeNumber } from './qtypes.js';
@@ -93,9 +98,11 @@ export function firstMatchingRule(
 ): RuleMatch | undefined {
   const canonical = canonicalName(name);
   const options = { wildcardMatchesApex: config.settings.wildcardMatchesApex, gluedWildcard: config.settings.gluedWildcard };
+  const skipTrust = chainIndex > 0 && config.settings.trustRedirectionScope === 'first-name';
   for (const association of config.associations) {
     for (const rule of association.ruleGroup.rules) {
       if (rule.qtype !== undefined && rule.qtype !== qtype) continue;
+      if (skipTrust && rule.redirection === 'TRUST_REDIRECTION_DOMAIN') continue;
       const entry = rule.domainList.entries.match(canonical, options);
       if (entry !== undefined) return ruleMatch(association, rule, canonical, entry, chainIndex);
     }

@@ -4,7 +4,7 @@
 import { CompiledDomainList, GLUED_WILDCARD_READINGS, parseDomainEntry } from './domain-list.js';
 import type { DomainEntry } from './domain-list.js';
 import { R53ConfigError } from './errors.js';
-import { DEFAULT_SETTINGS } from './firewall-model.js';
+import { DEFAULT_SETTINGS, TRUST_REDIRECTION_SCOPES } from './firewall-model.js';
 import type {
   BlockResponse,
   DomainList,
@@ -216,7 +216,10 @@ export function buildFirewall(spec: FirewallSpec): FirewallConfig {
 const SETTING_KINDS: Record<keyof EmulatorSettings, 'boolean' | 'string' | readonly string[]> = {
   wildcardMatchesApex: 'boolean',
   gluedWildcard: GLUED_WILDCARD_READINGS,
+  trustRedirectionScope: TRUST_REDIRECTION_SCOPES,
+  keepChainBeforeBlock: 'boolean',
   overrideResolvesTarget: 'boolean',
+  inspectOverrideTarget: 'boolean',
   soaInNegativeAnswers: 'boolean',
   soaInBlockResponses: 'boolean',
   authoritativeAnswer: 'boolean',

@@ -5,6 +5,14 @@ import type { CompiledDomainList, GluedWildcard } from './domain-list.js';
 export type RuleAction = 'ALLOW' | 'ALERT' | 'BLOCK';
 export type BlockResponse = 'NODATA' | 'NXDOMAIN' | 'OVERRIDE';
 export type RedirectionAction = 'INSPECT_REDIRECTION_DOMAIN' | 'TRUST_REDIRECTION_DOMAIN';
+/**
+ * Where a TRUST_REDIRECTION_DOMAIN rule applies. AWS: TRUST "inspects only the first domain in the
+ * redirection chain". first-name (default) reads that as: the rule only ever matches the query
+ * name; on a CNAME target it is skipped like a rule of another query type. any-name: the rule may
+ * match any name of the chain, and then trusts the names after that one.
+ */
+export type TrustRedirectionScope = 'first-name' | 'any-name';
+export const TRUST_REDIRECTION_SCOPES: readonly TrustRedirectionScope[] = ['first-name', 'any-name'];
 /** FirewallFailOpen as in the VPC's FirewallConfig; USE_LOCAL_RESOURCE_SETTING behaves as DISABLED. */
 export type FailOpen = 'ENABLED' | 'DISABLED' | 'USE_LOCAL_RESOURCE_SETTING';
 
@@ -53,8 +61,14 @@ export interface EmulatorSettings {
   readonly wildcardMatchesApex: boolean;
   /** What `*example.com` (a `*` glued to the text) matches; AWS accepts it but does not say. */
   readonly gluedWildcard: GluedWildcard;
+  /** Where TRUST_REDIRECTION_DOMAIN rules match (see TrustRedirectionScope). */
+  readonly trustRedirectionScope: TrustRedirectionScope;
+  /** A BLOCK on a CNAME target keeps the CNAME records leading to it in the answer. */
+  readonly keepChainBeforeBlock: boolean;
   /** After an OVERRIDE CNAME, append the target's records when the zones can resolve it. */
   readonly overrideResolvesTarget: boolean;
+  /** The OVERRIDE target (and its chain) is itself run through the firewall. */
+  readonly inspectOverrideTarget: boolean;
   /** SOA in the authority section of NXDOMAIN/NODATA answers that come from the zones. */
   readonly soaInNegativeAnswers: boolean;
   /** SOA (of the enclosing test zone, when there is one) in firewall BLOCK NXDOMAIN/NODATA answers. */
@@ -79,7 +93,10 @@ export interface EmulatorSettings {
 export const DEFAULT_SETTINGS: EmulatorSettings = {
   wildcardMatchesApex: false,
   gluedWildcard: 'text-suffix',
+  trustRedirectionScope: 'first-name',
+  keepChainBeforeBlock: true,
   overrideResolvesTarget: true,
+  inspectOverrideTarget: false,
   soaInNegativeAnswers: true,
   soaInBlockResponses: false,
   authoritativeAnswer: false,

@@ -18,6 +18,7 @@ const doc = {
     { name: 'cdn', id: 'fdl-cdn', domains: ['*.cdn.example'] },
     { name: 'trustedalias', id: 'fdl-talias', domains: ['alias.trust.example'] },
     { name: 'alerttrust', id: 'fdl-atrust', domains: ['watch.trust.example'] },
+    { name: 'shadow', id: 'fdl-shadow', domains: ['shadow.trust.example'] },
   ],
   ruleGroups: [
     {
@@ -50,6 +51,8 @@ const doc = {
         { name: 'cdn-block', priority: 340, domainList: 'cdn', action: 'BLOCK', blockResponse: 'NXDOMAIN' },
         { name: 'trust-alias', priority: 120, domainList: 'trustedalias', action: 'ALLOW', firewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' },
         { name: 'alert-trust', priority: 130, domainList: 'alerttrust', action: 'ALERT', firewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' },
+        { name: 'shadow-trust', priority: 125, domainList: 'shadow', action: 'ALLOW', firewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' },
+        { name: 'shadow-block', priority: 390, domainList: 'shadow', action: 'BLOCK', blockResponse: 'NXDOMAIN' },
       ],
     },
   ],
@@ -97,7 +100,9 @@ const rows: Row[] = [
   { what: 'INSPECT: ALLOW on the first name does not cover the target', name: 'ok.example.com', qtype: 'A', chain: ['mid.example.com', 'edge.cdn.example'], verdict: 'BLOCK', rule: 'cdn-block', blockedAt: 2, inspected: 3 },
   { what: 'TRUST: ALLOW on the first name trusts the chain', name: 'alias.trust.example', qtype: 'A', chain: ['edge.cdn.example'], verdict: 'ANSWER', action: 'ALLOW', rule: 'trust-alias', inspected: 1 },
   { what: 'TRUST: ALERT on the first name trusts the chain and is logged', name: 'watch.trust.example', qtype: 'A', chain: ['bad.example.com'], verdict: 'ANSWER', action: 'ALERT', rule: 'alert-trust', logged: true, inspected: 1 },
-  { what: 'TRUST rule matching mid-chain trusts the rest', name: 'plain.example.com', qtype: 'A', chain: ['alias.trust.example', 'edge.cdn.example'], verdict: 'ANSWER', action: 'ALLOW', rule: 'trust-alias', inspected: 2 },
+  { what: 'TRUST rule on a mid-chain name: skipped there (AWS: TRUST inspects only the first domain), the next name is blocked', name: 'plain.example.com', qtype: 'A', chain: ['alias.trust.example', 'edge.cdn.example'], verdict: 'BLOCK', rule: 'cdn-block', blockedAt: 2, inspected: 3 },
+  { what: 'TRUST rule on a mid-chain name does not shadow a later INSPECT rule on that name', name: 'plain.example.com', qtype: 'A', chain: ['shadow.trust.example', 'edge.cdn.example'], verdict: 'BLOCK', rule: 'shadow-block', blockedAt: 1, inspected: 2 },
+  { what: 'the same TRUST rule on the query name decides and trusts the chain', name: 'shadow.trust.example', qtype: 'A', chain: ['edge.cdn.example'], verdict: 'ANSWER', action: 'ALLOW', rule: 'shadow-trust', inspected: 1 },
   { what: 'ALERT then BLOCK along the chain: BLOCK decides and is logged', name: 'watch.example.com', qtype: 'A', chain: ['edge.cdn.example'], verdict: 'BLOCK', rule: 'cdn-block', logged: true, blockedAt: 1 },
   { what: 'inspection stops at the first blocked name', name: 'bad.example.com', qtype: 'A', chain: ['edge.cdn.example'], verdict: 'BLOCK', rule: 'block-bad', blockedAt: 0, inspected: 1 },
 ];
@@ -123,6 +128,30 @@ describe('decideFirewall', () => {
     expect(d.deciding?.rule.override).toEqual({ domain: 'new.example.com', ttl: 42, dnsType: 'CNAME' });
     expect(decideFirewall(config, 'bad.example.com', 'A').deciding?.rule.blockResponse).toBe('NXDOMAIN');
     expect(decideFirewall(config, 'quiet.example.com', 'A').deciding?.rule.blockResponse).toBe('NODATA');
+  });
+
+  // The other reading of TRUST_REDIRECTION_DOMAIN: the redirection action belongs to whichever
+  // rule matched a name, anywhere in the chain, and trusts the names after it.
+  describe('trustRedirectionScope: any-name', () => {
+    const anyName: FirewallConfig = { ...config, settings: { ...config.settings, trustRedirectionScope: 'any-name' } };
+    it.each([
+      { what: 'TRUST rule matching mid-chain trusts the rest', chain: ['alias.trust.example', 'edge.cdn.example'], verdict: 'ANSWER', rule: 'trust-alias', inspected: 2 },
+      { what: 'ALERT TRUST rule mid-chain is logged', chain: ['watch.trust.example', 'bad.example.com'], verdict: 'ANSWER', rule: 'alert-trust', inspected: 2 },
+      { what: 'TRUST rule mid-chain wins over the later BLOCK on the same name', chain: ['shadow.trust.example', 'edge.cdn.example'], verdict: 'ANSWER', rule: 'shadow-trust', inspected: 2 },
+      { what: 'no TRUST rule in the chain: as INSPECT', chain: ['edge.cdn.example'], verdict: 'BLOCK', rule: 'cdn-block', inspected: 2 },
+    ])('$what', ({ chain, verdict, rule, inspected }) => {
+      const d = decideFirewall(anyName, 'plain.example.com', 'A', chain);
+      expect(d.verdict).toBe(verdict);
+      expect(d.deciding?.ruleName).toBe(rule);
+      expect(d.inspected).toHaveLength(inspected);
+    });
+
+    it('both readings agree on the first name', () => {
+      for (const cfg of [config, anyName]) {
+        const d = decideFirewall(cfg, 'alias.trust.example', 'A', ['bad.example.com']);
+        expect([d.verdict, d.deciding?.ruleName, d.inspected.length]).toEqual(['ANSWER', 'trust-alias', 1]);
+      }
+    });
   });
 
   it('wildcardMatchesApex makes *.bad.example match bad.example', () => {
@@ -190,6 +219,7 @@ describe('decideFirewall against a naive reference', () => {
     names: fc.array(nameArb, { minLength: 1, maxLength: 4 }),
     qtype: fc.constantFrom('A', 'AAAA'),
     apex: fc.boolean(),
+    scope: fc.constantFrom('first-name', 'any-name'),
   });
 
   function naiveMatch(entry: string, name: string, apex: boolean): boolean {
@@ -200,6 +230,33 @@ describe('decideFirewall against a naive reference', () => {
     }
     return entry === name;
   }
+
+  type Flat = { entries: string[]; action: string; qtype: string | undefined; trust: boolean; name: string };
+  type Expected = { verdict: string; rule?: string; at?: number; action?: string };
+
+  /** Scans the chain; `scope` says where a TRUST rule may match (first-name: the query name only). */
+  function naiveDecide(flat: readonly Flat[], names: readonly string[], qtype: string, apex: boolean, scope: string): Expected {
+    let expected: Expected = { verdict: 'ANSWER' };
+    for (const [at, n] of names.entries()) {
+      const hit = flat.find(
+        (r) =>
+          (scope === 'any-name' || at === 0 || !r.trust) &&
+          (r.qtype === undefined || r.qtype === qtype) &&
+          r.entries.some((e) => naiveMatch(e, n, apex)),
+      );
+      if (!hit) continue;
+      if (hit.action === 'BLOCK') return { verdict: 'BLOCK', rule: hit.name, at };
+      // Reported: the first ALERT of the chain, else the first match.
+      if (expected.rule === undefined || (hit.action === 'ALERT' && expected.action !== 'ALERT')) {
+        expected = { verdict: 'ANSWER', rule: hit.name, action: hit.action };
+      }
+      if (hit.trust) break;
+    }
+    return expected;
+  }
+
+  // Inputs where the two readings of TRUST decide differently: the reference must see them.
+  let readingsDiffered = 0;
 
   it('agrees on verdict, deciding rule and blocked index', () => {
     fc.assert(
@@ -221,7 +278,7 @@ describe('decideFirewall against a naive reference', () => {
           }),
         }));
         const cfg = firewall({
-          settings: { wildcardMatchesApex: input.apex },
+          settings: { wildcardMatchesApex: input.apex, trustRedirectionScope: input.scope },
           domainLists,
           ruleGroups,
           associations: ruleGroups.map((g, i) => ({ ruleGroup: g.name, priority: input.groupPriorities[i]! })),
@@ -232,20 +289,9 @@ describe('decideFirewall against a naive reference', () => {
             rules.map((r, i) => ({ ...r, name: `r${g}-${i}`, gp: input.groupPriorities[g]!, rp: input.rulePriorities[i]! })),
           )
           .sort((x, y) => x.gp - y.gp || x.rp - y.rp);
-        let expected: { verdict: string; rule?: string; at?: number; action?: string } = { verdict: 'ANSWER' };
-        for (const [at, n] of input.names.entries()) {
-          const hit = flat.find((r) => (r.qtype === undefined || r.qtype === input.qtype) && r.entries.some((e) => naiveMatch(e, n, input.apex)));
-          if (!hit) continue;
-          if (hit.action === 'BLOCK') {
-            expected = { verdict: 'BLOCK', rule: hit.name, at };
-            break;
-          }
-          // Reported: the first ALERT of the chain, else the first match.
-          if (expected.rule === undefined || (hit.action === 'ALERT' && expected.action !== 'ALERT')) {
-            expected = { verdict: 'ANSWER', rule: hit.name, action: hit.action };
-          }
-          if (hit.trust) break;
-        }
+        const expected = naiveDecide(flat, input.names, input.qtype, input.apex, input.scope);
+        const other = naiveDecide(flat, input.names, input.qtype, input.apex, input.scope === 'any-name' ? 'first-name' : 'any-name');
+        if (JSON.stringify(other) !== JSON.stringify(expected)) readingsDiffered++;
         const [first, ...chain] = input.names;
         const d = decideFirewall(cfg, first!, input.qtype, chain);
         expect(d.verdict).toBe(expected.verdict);
@@ -259,5 +305,6 @@ describe('decideFirewall against a naive reference', () => {
       }),
       { numRuns: 500 },
     );
+    expect(readingsDiffered).toBeGreaterThan(5);
   });
 });

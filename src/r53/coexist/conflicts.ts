@@ -4,7 +4,7 @@
 import { patternMatchesName } from '../../fqdn/pattern.js';
 import { decideFirewall } from '../decide.js';
 import type { FirewallDecision } from '../decide.js';
-import type { FirewallConfig, RedirectionAction } from '../firewall-model.js';
+import type { FirewallConfig, FirewallRule, RedirectionAction } from '../firewall-model.js';
 import { isAtOrBelow } from '../names.js';
 import type { AnalysisContext } from './analyze.js';
 import { QTYPE_NUMBERS } from './firewall-answer.js';
@@ -188,12 +188,13 @@ function qtypeSplits(context: AnalysisContext, names: readonly NameEntry[], out:
   }
 }
 
-function withRedirection(config: FirewallConfig, redirection: RedirectionAction): FirewallConfig {
+/** The config with `redirection` on every rule, or only on `only` (rules compared by identity). */
+function withRedirection(config: FirewallConfig, redirection: RedirectionAction, only?: ReadonlySet<FirewallRule>): FirewallConfig {
   return {
     ...config,
     associations: config.associations.map((a) => ({
       ...a,
-      ruleGroup: { ...a.ruleGroup, rules: a.ruleGroup.rules.map((r) => ({ ...r, redirection })) },
+      ruleGroup: { ...a.ruleGroup, rules: a.ruleGroup.rules.map((r) => (only === undefined || only.has(r) ? { ...r, redirection } : r)) },
     })),
   };
 }
@@ -206,14 +207,15 @@ function sameDecision(x: FirewallDecision, y: FirewallDecision): boolean {
 
 function redirectionChains(context: AnalysisContext, names: readonly NameEntry[], out: ConflictSet): void {
   const inspectAll = withRedirection(context.firewall, 'INSPECT_REDIRECTION_DOMAIN');
-  const trustAll = withRedirection(context.firewall, 'TRUST_REDIRECTION_DOMAIN');
+  // TRUST can only help through the rules that let the names before the blocked one through; with
+  // trustRedirectionScope first-name only the query name's rule (TRUST never matches further on).
+  const firstNameOnly = context.firewall.settings.trustRedirectionScope === 'first-name';
   for (const entry of names) {
     for (const answer of context.answers.get(entry.name) ?? []) {
       if (answer.chain.length === 0 || answer.engine.decision.verdict === 'SERVFAIL') continue;
       const actual = answer.engine.decision;
       const type = QTYPE_NUMBERS[answer.qtype];
       const inspected = decideFirewall(inspectAll, entry.name, type, answer.chain);
-      const trusted = decideFirewall(trustAll, entry.name, type, answer.chain);
       const chain = [entry.name, ...answer.chain].join(' -> ');
       const subjects = subjectsMatching(context, entry.name);
       if (actual.verdict !== 'BLOCK' && inspected.verdict === 'BLOCK' && !sameDecision(actual, inspected)) {
@@ -228,6 +230,11 @@ function redirectionChains(context: AnalysisContext, names: readonly NameEntry[]
           detail: `chain ${chain}: TRUST_REDIRECTION_DOMAIN lets ${blocker.name} through uninspected; inspected, ${blocker.ruleGroupName}/${blocker.ruleName} would block it, and the pod learns ${blocker.name}'s addresses under ${entry.name}`,
         });
       }
+      const passedBefore = actual.matches.filter((m) => m.chainIndex < (actual.blockedAt ?? 0) && (!firstNameOnly || m.chainIndex === 0));
+      const trusted =
+        passedBefore.length === 0
+          ? actual
+          : decideFirewall(withRedirection(context.firewall, 'TRUST_REDIRECTION_DOMAIN', new Set(passedBefore.map((m) => m.rule))), entry.name, type, answer.chain);
       if (actual.verdict === 'BLOCK' && (actual.blockedAt ?? 0) > 0 && !sameDecision(actual, trusted)) {
         const blocker = actual.deciding!;
         const first = actual.matches.find((m) => m.chainIndex === 0);
