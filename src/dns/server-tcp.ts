@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { clientAddress } from './client-address.js';
 import type { QueryHandler } from './query-handler.js';
-import { FrameReader, frame } from './tcp-framing.js';
+import { FrameReader, FrameWriter } from './tcp-framing.js';
 import { HEADER_LEN } from './wire.js';
 
 export interface TcpServerLimits {
@@ -60,6 +60,7 @@ export class TcpServer {
     this.perClient.set(client, count);
     this.sockets.add(socket);
     const reader = new FrameReader();
+    const writer = new FrameWriter(socket);
     let inflight = 0;
     let paused = false;
     let closed = false;
@@ -91,7 +92,7 @@ export class TcpServer {
         this.handler.handle(msg, client, 'tcp', (reply) => {
           inflight--;
           if (closed) return;
-          if (reply !== undefined) socket.write(frame(reply));
+          if (reply !== undefined) writer.write(reply);
           if (paused && inflight < this.limits.maxInflightPerConnection) {
             paused = false;
             socket.resume();

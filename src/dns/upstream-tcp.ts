@@ -2,7 +2,7 @@
 // persistent connections per upstream, pipelined, answers matched by ID and question whatever
 // their order. A connection that closes fails its outstanding queries so the caller can retry.
 import { connect, type Socket } from 'node:net';
-import { FrameReader, frame } from './tcp-framing.js';
+import { FrameReader, FrameWriter } from './tcp-framing.js';
 import type { RandomSource } from './random.js';
 import type { UpstreamAddr } from './upstream-addr.js';
 import type { DropReason, SendFailure, UpstreamCallback } from './upstream-udp.js';
@@ -30,6 +30,7 @@ interface Conn {
   readonly upstream: UpstreamAddr;
   readonly socket: Socket;
   readonly reader: FrameReader;
+  readonly writer: FrameWriter;
   readonly pending: Map<number, Pending>;
   idle: NodeJS.Timeout | undefined;
   dead: boolean;
@@ -56,7 +57,7 @@ export class TcpUpstreamPool {
       clearTimeout(conn.idle);
       conn.idle = undefined;
     }
-    conn.socket.write(frame(query));
+    conn.writer.write(query);
   }
 
   get connections(): number {
@@ -93,7 +94,7 @@ export class TcpUpstreamPool {
 
   private open(upstream: UpstreamAddr): Conn {
     const socket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    const conn: Conn = { upstream, socket, reader: new FrameReader(), pending: new Map(), idle: undefined, dead: false };
+    const conn: Conn = { upstream, socket, reader: new FrameReader(), writer: new FrameWriter(socket), pending: new Map(), idle: undefined, dead: false };
     socket.on('data', (chunk) => {
       for (const msg of conn.reader.push(chunk)) this.onMessage(conn, msg);
     });
