@@ -83,7 +83,13 @@ export class DirectionState {
   table: DirectionTable;
   diagnostics: CompileDiagnostic[] = [];
   private roots: { 4: TrieNode; 6: TrieNode } = { 4: {}, 6: {} };
-  private memo = new Map<string, Built>();
+  /** Host lists by (deepest non-host ancestor, own-items node); non-host lists are not memoised. */
+  private memo = new Map<number, Built>();
+  /**
+   * Own-item lists of host prefixes as nodes of a trie of (position, box set) steps, so a list's
+   * identity is one number built without allocating (node 0 = the empty list).
+   */
+  private sigs: { next: number; steps: Map<number, Map<number, number>> } = { next: 1, steps: new Map() };
   private failed: { key: string; diagnostic: CompileDiagnostic } | null = null;
   private readonly implicitKeys: Set<string>;
 
@@ -108,6 +114,7 @@ export class DirectionState {
       const old = init.from.state;
       this.roots = old.roots;
       this.memo = old.memo;
+      this.sigs = old.sigs;
       this.table = old.table;
       this.diagnostics = old.diagnostics;
       this.refresh(init.from.keys);
@@ -127,20 +134,34 @@ export class DirectionState {
     });
   }
 
-  private list(sig: string, items: () => ListItem[], prefix: PrefixInfo): Built {
-    let b = this.memo.get(sig);
-    if (!b) {
-      const its = items();
-      const res = buildRuleList(its, prefix.cidr.family);
-      // The memoised list serves many prefixes: the diagnostic names the one it is reported for.
-      if (!res.ok) b = { ok: false, diagnostic: (cidr) => new AmbiguousFqdnOrder(this.endpoint, this.dir, cidr, res.policies) };
-      else if (res.rules.length > this.maxRules) {
-        const policies = [...new Set(its.map((i) => i.rule.policyRef))];
-        const count = res.rules.length;
-        b = { ok: false, diagnostic: (cidr) => new RuleListOverflow(this.endpoint, this.dir, cidr, count, this.maxRules, policies) };
-      } else b = { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
-      this.memo.set(sig, b);
+  private step(node: number, pos: number, set: number): number {
+    let m = this.sigs.steps.get(node);
+    if (!m) this.sigs.steps.set(node, (m = new Map()));
+    const code = pos * 0x80000000 + set;
+    let n = m.get(code);
+    if (n === undefined) m.set(code, (n = this.sigs.next++));
+    return n;
+  }
+
+  private makeList(items: readonly ListItem[], prefix: PrefixInfo): Built {
+    const res = buildRuleList(items, prefix.cidr.family);
+    // A memoised list serves many prefixes: the diagnostic names the one it is reported for.
+    if (!res.ok) return { ok: false, diagnostic: (cidr) => new AmbiguousFqdnOrder(this.endpoint, this.dir, cidr, res.policies) };
+    if (res.rules.length > this.maxRules) {
+      const policies = [...new Set(items.map((i) => i.rule.policyRef))];
+      const count = res.rules.length;
+      return { ok: false, diagnostic: (cidr) => new RuleListOverflow(this.endpoint, this.dir, cidr, count, this.maxRules, policies) };
     }
+    return { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
+  }
+
+  /** The list of a host prefix whose own items are trie node `sig`. */
+  private hostList(prefix: PrefixInfo, sig: number, own: () => readonly Own[]): Built {
+    const anc = this.deepest(prefix);
+    // Ancestor ids are unique per table; no ancestor is -3 (IPv4) or -4 (IPv6).
+    const key = (anc ? anc.id : -prefix.cidr.family / 2 - 1) * 0x4000000 + sig;
+    let b = this.memo.get(key);
+    if (!b) this.memo.set(key, (b = this.makeList(mergeItems(anc?.items ?? [], ownItems(own())), prefix)));
     return b;
   }
 
@@ -172,10 +193,9 @@ export class DirectionState {
   }
 
   private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: PrefixTable | undefined): Stored {
-    const anc = this.deepest(prefix);
-    let sig = `${prefix.cidr.family}#${anc?.id ?? 0}`;
-    for (const o of own) sig += `|${o.rule.pos}:${o.set.id}`;
-    return this.entry(prefix, this.list(sig, () => mergeItems(anc?.items ?? [], ownItems(own)), prefix), previous);
+    let sig = 0;
+    for (const o of own) sig = this.step(sig, o.rule.pos, o.set.id);
+    return this.entry(prefix, this.hostList(prefix, sig, () => own), previous);
   }
 
   /** The contributions at one prefix, in position order. */
@@ -198,16 +218,16 @@ export class DirectionState {
     try {
       // Host prefixes are many and mostly alike: first only their own-item signatures (positions
       // and box sets), items are gathered for the prefixes whose list is not memoised yet.
-      const hosts = new Map<string, { prefix: PrefixInfo; sig: string }>();
+      const hostSig = new Map<string, number>();
+      const hostPrefix = new Map<string, PrefixInfo>();
       const nonHost = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
       for (let i = 0; i < this.ordered.length; i++) {
         const rule = this.ordered[i] as OrderedRule;
         for (const [k, slice] of (this.variants[i] as RuleVariant).entries) {
           if (slice.prefix.host) {
-            const h = hosts.get(k);
-            const part = `|${rule.pos}:${slice.set.id}`;
-            if (h) h.sig += part;
-            else hosts.set(k, { prefix: slice.prefix, sig: part });
+            const cur = hostSig.get(k);
+            if (cur === undefined) hostPrefix.set(k, slice.prefix);
+            hostSig.set(k, this.step(cur ?? 0, rule.pos, slice.set.id));
           } else {
             const e = nonHost.get(k);
             if (e) e.own.push({ rule, set: slice.set });
@@ -231,13 +251,12 @@ export class DirectionState {
         const items = mergeItems(parent?.items ?? [], ownItems(e.own));
         const n: NonHost = { id: ++id, prefix: e.prefix, items };
         node.n = n;
-        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.list(`N${e.prefix.key}@${this.memo.size}`, () => items, e.prefix), prev));
+        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.makeList(items, e.prefix), prev));
       }
-      for (const [k, h] of hosts) {
+      for (const [k, sig] of hostSig) {
         if (this.implicitKeys.has(k)) continue;
-        const anc = this.deepest(h.prefix);
-        const sig = `${h.prefix.cidr.family}#${anc?.id ?? 0}${h.sig}`;
-        out.set(k, this.entry(h.prefix, this.list(sig, () => mergeItems(anc?.items ?? [], ownItems(this.ownAt(k).own)), h.prefix), prev));
+        const prefix = hostPrefix.get(k) as PrefixInfo;
+        out.set(k, this.entry(prefix, this.hostList(prefix, sig, () => this.ownAt(k).own), prev));
       }
       for (const ip of this.implicit) {
         const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
