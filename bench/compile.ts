@@ -125,20 +125,26 @@ const rssAfterFull = process.memoryUsage().rss;
 const stats = { endpoints: current.endpoints.size, prefixes: 0, rules: 0, diagnostics: current.diagnostics.length };
 for (const ep of current.endpoints.values()) for (const t of [ep.egress, ep.ingress]) for (const p of t.prefixes.values()) { stats.prefixes++; stats.rules += p.rules.length; }
 
-// One pod added (a local one half the time), then removed again; each step timed with its diff.
+// One pod added (a local one half the time, else on another node: then only its peers' tables
+// change), then removed again; each step timed with its diff. pod() would put every new pod on n0,
+// so the node is set explicitly. Each kind of step is reported on its own and the headline is the
+// worst kind's median, so a cheap kind cannot hide an expensive one.
 const podTimes: number[] = [];
 const podDiffs: number[] = [];
+const byKind: Record<'localAdd' | 'remoteAdd' | 'remove', number[]> = { localAdd: [], remoteAdd: [], remove: [] };
 for (let k = 0; k < 40; k++) {
   const i = PODS + k;
   const p = pod(i, randomInt(rnd, 0, NAMESPACES - 1));
-  if (k % 2 === 0) p.spec.nodeName = 'n0';
+  p.spec.nodeName = k % 2 === 0 ? 'n0' : 'n1';
   for (const step of ['add', 'remove'] as const) {
     const t = process.hrtime.bigint();
     if (step === 'add') live.upsertPod(p);
     else live.removePod(`${p.metadata.namespace}/${p.metadata.name}`);
     const next = live.result();
     const d = diff(current, next);
-    podTimes.push(ms(t));
+    const took = ms(t);
+    podTimes.push(took);
+    byKind[step === 'remove' ? 'remove' : k % 2 === 0 ? 'localAdd' : 'remoteAdd'].push(took);
     podDiffs.push(diffSize(d));
     current = next;
   }
@@ -160,10 +166,11 @@ for (let k = 0; k < 40; k++) {
 const rssPeak = Math.max(rssAfterFull, process.memoryUsage().rss);
 
 const full = median(fullTimes);
-const podMedian = median(podTimes);
+const kindMedians = { localAdd: median(byKind.localAdd), remoteAdd: median(byKind.remoteAdd), remove: median(byKind.remove) };
+const podMedian = Math.max(kindMedians.localAdd, kindMedians.remoteAdd, kindMedians.remove);
 const policyMedian = median(policyTimes);
 const rssMB = rssPeak / 1024 / 1024;
-const headline: Headline = { metric: 'one pod added/removed, median ms', value: podMedian, goal: 5, better: 'lower' };
+const headline: Headline = { metric: 'one pod added/removed, worst median of local add / remote add / remove, ms', value: podMedian, goal: 5, better: 'lower' };
 const goals: Headline[] = [
   { metric: 'full compile ms (median of 3)', value: full, goal: 2000, better: 'lower' },
   { metric: 'one policy changed, median ms', value: policyMedian, goal: 5, better: 'lower' },
@@ -176,7 +183,8 @@ report({
   results: {
     pods: PODS, policies: POLICIES, namespaces: NAMESPACES, nodes: NODES, services: SERVICES, localEndpoints: stats.endpoints,
     prefixes: stats.prefixes, rules: stats.rules, diagnostics: stats.diagnostics,
-    fullCompileMs: fullTimes, podChangeMs: { median: podMedian, p90: percentile(podTimes, 90), max: Math.max(...podTimes) },
+    fullCompileMs: fullTimes,
+    podChangeMs: { median: median(podTimes), worstKindMedian: podMedian, ...Object.fromEntries(Object.entries(kindMedians).map(([k, v]) => [`${k}Median`, v])), p90: percentile(podTimes, 90), max: Math.max(...podTimes) },
     podChangeDiffEntries: { median: median(podDiffs), max: Math.max(...podDiffs) },
     policyChangeMs: { median: policyMedian, p90: percentile(policyTimes, 90), max: Math.max(...policyTimes) },
     policyChangeDiffEntries: { median: median(policyDiffs), max: Math.max(...policyDiffs) },
@@ -185,7 +193,8 @@ report({
   rows: [
     { label: 'local endpoints / prefixes / rules', value: `${stats.endpoints} / ${stats.prefixes} / ${stats.rules}` },
     { label: 'full compile ms (3 runs)', value: fullTimes.map((x) => x.toFixed(0)).join(', ') },
-    { label: 'pod change ms median / p90 / max', value: `${podMedian.toFixed(2)} / ${percentile(podTimes, 90).toFixed(2)} / ${Math.max(...podTimes).toFixed(2)}` },
+    { label: 'pod change ms median / p90 / max', value: `${median(podTimes).toFixed(2)} / ${percentile(podTimes, 90).toFixed(2)} / ${Math.max(...podTimes).toFixed(2)}` },
+    { label: 'pod change median ms: local add / remote add / remove', value: `${kindMedians.localAdd.toFixed(2)} / ${kindMedians.remoteAdd.toFixed(2)} / ${kindMedians.remove.toFixed(2)}` },
     { label: 'policy change ms median / p90 / max', value: `${policyMedian.toFixed(2)} / ${percentile(policyTimes, 90).toFixed(2)} / ${Math.max(...policyTimes).toFixed(2)}` },
     { label: 'diff entries per pod / policy change (median)', value: `${median(podDiffs)} / ${median(policyDiffs)}` },
     { label: 'RSS MB peak', value: rssMB.toFixed(0) },

@@ -31,6 +31,9 @@ export class Selection {
 
 export class SelectionIndex {
   private readonly byKey = new Map<string, Selection>();
+  /** Selections scoped to one namespace, by namespace; the rest can pick pods anywhere. */
+  private readonly sameNamespace = new Map<string, Set<Selection>>();
+  private readonly anyNamespace = new Set<Selection>();
 
   constructor(private readonly view: ClusterView) {}
 
@@ -41,13 +44,25 @@ export class SelectionIndex {
       s = new Selection(key, sel);
       this.fill(s);
       this.byKey.set(key, s);
+      if (sel.namespaces.kind === 'same') {
+        let set = this.sameNamespace.get(sel.namespaces.namespace);
+        if (!set) this.sameNamespace.set(sel.namespaces.namespace, (set = new Set()));
+        set.add(s);
+      } else this.anyNamespace.add(s);
     }
     s.users++;
     return s;
   }
 
   release(s: Selection): void {
-    if (--s.users <= 0) this.byKey.delete(s.key);
+    if (--s.users > 0 || this.byKey.get(s.key) !== s) return;
+    this.byKey.delete(s.key);
+    this.anyNamespace.delete(s);
+    if (s.sel.namespaces.kind === 'same') {
+      const set = this.sameNamespace.get(s.sel.namespaces.namespace);
+      set?.delete(s);
+      if (set?.size === 0) this.sameNamespace.delete(s.sel.namespaces.namespace);
+    }
   }
 
   private fill(s: Selection): void {
@@ -67,7 +82,9 @@ export class SelectionIndex {
   /** Keeps every selection current; returns those that held or now hold the pod's key. */
   podChanged(removed: PodEntry | undefined, added: PodEntry | undefined): Selection[] {
     const out: Selection[] = [];
-    for (const s of this.byKey.values()) {
+    const candidates = [...this.anyNamespace];
+    for (const p of [removed, added]) if (p) candidates.push(...(this.sameNamespace.get(p.namespace) ?? []));
+    for (const s of new Set(candidates)) {
       let hit = false;
       if (removed && s.members.delete(removed.key)) hit = true;
       if (added && !added.hostNetwork && selects(s.sel, added)) {

@@ -26,13 +26,24 @@ const FALLBACK_DENY: readonly CompiledRule[] = [
   { proto: 0, portLo: 0, portHi: 0, tier: 'admin', action: 'deny', fqdn: false, fqdnSlot: 0, ruleId: RESERVED_RULE_ID.fallbackDeny },
 ];
 
+const DENY_ALL = [prefixEntry(ALL_V4, FALLBACK_DENY), prefixEntry(ALL_V6, FALLBACK_DENY)];
+const fallbacks = new Map<string, DirectionTable>();
+
 /** The fail-closed table: deny everything except the implicitly allowed addresses. */
 export function fallbackTable(input: { readonly isolated: boolean; readonly implicit: readonly IPAddress[] }): DirectionTable {
-  const prefixes = new Map<string, PrefixEntry>();
-  for (const c of [ALL_V4, ALL_V6]) {
-    const e = prefixEntry(c, FALLBACK_DENY);
-    prefixes.set(e.cidr, e);
+  // Most fallbacks are alike (no extra addresses): share them, so a diff skips them by identity.
+  if (input.implicit.length === 0) {
+    const key = String(input.isolated);
+    let t = fallbacks.get(key);
+    if (!t) fallbacks.set(key, (t = makeFallback(input)));
+    return t;
   }
+  return makeFallback(input);
+}
+
+function makeFallback(input: { readonly isolated: boolean; readonly implicit: readonly IPAddress[] }): DirectionTable {
+  const prefixes = new Map<string, PrefixEntry>();
+  for (const e of DENY_ALL) prefixes.set(e.cidr, e);
   for (const ip of input.implicit) {
     const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
     prefixes.set(e.cidr, e);
