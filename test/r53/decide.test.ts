@@ -303,8 +303,10 @@ describe('decideFirewall against a naive reference', () => {
           expect(d.deciding?.ruleName).toBe(expected.rule);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
-    expect(readingsDiffered).toBeGreaterThan(5);
+    // About 2% of inputs separate the readings (a TRUST rule matching a CNAME target); with 1000
+    // runs none at all would mean the generator lost that power.
+    expect(readingsDiffered).toBeGreaterThan(0);
   });
 });

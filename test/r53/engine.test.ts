@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { answerQuestion } from '../../src/r53/engine.js';
 import { rdataText } from '../../src/r53/query-log.js';
 import type { ResourceRecord } from '../../src/r53/zone-model.js';
-import { exampleFirewall, exampleZones } from './helpers.js';
+import { exampleFirewall, exampleZones, firewall } from './helpers.js';
 
 const zones = exampleZones();
 const fw = exampleFirewall();
@@ -99,5 +99,102 @@ describe('answerQuestion (zones + firewall)', () => {
     expect(open.rcode).toBe('NOERROR');
     expect(show(open.answers)).toEqual(['evil.example.org 300 A 203.0.113.13']);
     expect(open.decision.bypassed).toBe(true);
+  });
+});
+
+describe('keepChainBeforeBlock', () => {
+  it.each([
+    { keep: true, answers: ['api.example.com 300 CNAME api.cdn.example.net.', 'api.cdn.example.net 300 CNAME edge.tracker.example.org.'] },
+    { keep: false, answers: [] },
+  ])('keepChainBeforeBlock $keep: a NODATA block at chain step 2', ({ keep, answers }) => {
+    const r = answerQuestion(zones, exampleFirewall({ keepChainBeforeBlock: keep }), 'api.example.com', A);
+    expect(r.rcode).toBe('NOERROR');
+    expect(show(r.answers)).toEqual(answers);
+    expect(r.decision.blockedAt).toBe(2);
+  });
+
+  it('a block on the query name itself is the same either way', () => {
+    for (const keep of [true, false]) {
+      const r = answerQuestion(zones, exampleFirewall({ keepChainBeforeBlock: keep }), 'evil.example.org', A);
+      expect([r.rcode, r.answers.length]).toEqual(['NXDOMAIN', 0]);
+    }
+  });
+});
+
+describe('inspectOverrideTarget', () => {
+  // legacy.example.com is rewritten to a target that another rule blocks, or to one that is
+  // rewritten back (a loop).
+  function overrideTo(target: string, settings: Record<string, unknown>, extra: { domains: string[]; response: string; override?: string }) {
+    return firewall({
+      settings,
+      domainLists: [
+        { name: 'legacy', domains: ['legacy.example.com'] },
+        { name: 'extra', domains: extra.domains },
+      ],
+      ruleGroups: [
+        {
+          name: 'g',
+          rules: [
+            { name: 'rewrite', priority: 1, domainList: 'legacy', action: 'BLOCK', blockResponse: 'OVERRIDE', blockOverrideDomain: target, blockOverrideTtl: 30 },
+            {
+              name: 'extra',
+              priority: 2,
+              domainList: 'extra',
+              action: 'BLOCK',
+              blockResponse: extra.response,
+              ...(extra.override ? { blockOverrideDomain: extra.override, blockOverrideTtl: 40 } : {}),
+            },
+          ],
+        },
+      ],
+      associations: [{ ruleGroup: 'g', priority: 100 }],
+    });
+  }
+
+  it.each([
+    {
+      what: 'off (default): the target is not inspected, its records follow',
+      inspect: false, target: 'portal.example.net', extra: { domains: ['portal.example.net'], response: 'NXDOMAIN' },
+      rcode: 'NOERROR', answers: ['legacy.example.com 30 CNAME portal.example.net.', 'portal.example.net 300 A 198.51.100.80'], targetVerdict: undefined,
+    },
+    {
+      what: 'on: a blocked target answers with its block response after the CNAME',
+      inspect: true, target: 'portal.example.net', extra: { domains: ['portal.example.net'], response: 'NXDOMAIN' },
+      rcode: 'NXDOMAIN', answers: ['legacy.example.com 30 CNAME portal.example.net.'], targetVerdict: 'BLOCK',
+    },
+    {
+      what: 'on: a target whose own CNAME chain is blocked keeps that chain up to the block',
+      inspect: true, target: 'api.example.com', extra: { domains: ['edge.tracker.example.org'], response: 'NODATA' },
+      rcode: 'NOERROR',
+      answers: ['legacy.example.com 30 CNAME api.example.com.', 'api.example.com 300 CNAME api.cdn.example.net.', 'api.cdn.example.net 300 CNAME edge.tracker.example.org.'],
+      targetVerdict: 'BLOCK',
+    },
+    {
+      what: 'on: a target that passes answers as before',
+      inspect: true, target: 'portal.example.net', extra: { domains: ['other.example.net'], response: 'NXDOMAIN' },
+      rcode: 'NOERROR', answers: ['legacy.example.com 30 CNAME portal.example.net.', 'portal.example.net 300 A 198.51.100.80'], targetVerdict: 'ANSWER',
+    },
+    {
+      what: 'on: a target rewritten again follows the second OVERRIDE',
+      inspect: true, target: 'www.example.com', extra: { domains: ['www.example.com'], response: 'OVERRIDE', override: 'mail.example.com' },
+      rcode: 'NOERROR', answers: ['legacy.example.com 30 CNAME www.example.com.', 'www.example.com 40 CNAME mail.example.com.', 'mail.example.com 300 A 192.0.2.25'], targetVerdict: 'BLOCK',
+    },
+    {
+      what: 'on: rewrites that loop end in SERVFAIL',
+      inspect: true, target: 'www.example.com', extra: { domains: ['www.example.com'], response: 'OVERRIDE', override: 'legacy.example.com' },
+      rcode: 'SERVFAIL', answers: [], targetVerdict: 'BLOCK',
+    },
+  ])('$what', ({ inspect, target, extra, rcode, answers, targetVerdict }) => {
+    const r = answerQuestion(zones, overrideTo(target, { inspectOverrideTarget: inspect }, extra), 'legacy.example.com', A);
+    expect(r.rcode).toBe(rcode);
+    expect(show(r.answers)).toEqual(answers);
+    expect(r.decision.deciding?.ruleName).toBe('rewrite');
+    expect(r.overrideTarget?.decision.verdict).toBe(targetVerdict);
+  });
+
+  it('on, with overrideResolvesTarget off: only the CNAME, but a blocked target still sets the rcode', () => {
+    const fw2 = overrideTo('portal.example.net', { inspectOverrideTarget: true, overrideResolvesTarget: false }, { domains: ['portal.example.net'], response: 'NXDOMAIN' });
+    const r = answerQuestion(zones, fw2, 'legacy.example.com', A);
+    expect([r.rcode, ...show(r.answers)]).toEqual(['NXDOMAIN', 'legacy.example.com 30 CNAME portal.example.net.']);
   });
 });

@@ -105,7 +105,16 @@ export function analyzeCoexistence(input: CoexistInput): CoexistReport {
   return {
     version: 1,
     mode,
-    firewall: { wildcardMatchesApex: s.wildcardMatchesApex, overrideResolvesTarget: s.overrideResolvesTarget, available: s.firewallAvailable, failOpen: s.failOpen },
+    firewall: {
+      wildcardMatchesApex: s.wildcardMatchesApex,
+      gluedWildcard: s.gluedWildcard,
+      trustRedirectionScope: s.trustRedirectionScope,
+      keepChainBeforeBlock: s.keepChainBeforeBlock,
+      overrideResolvesTarget: s.overrideResolvesTarget,
+      inspectOverrideTarget: s.inspectOverrideTarget,
+      available: s.firewallAvailable,
+      failOpen: s.failOpen,
+    },
     zonesGiven: input.zones !== undefined,
     learning: { minTTL: ttlBounds.minTTL, maxTTL: ttlBounds.maxTTL },
     subjects: subjects.map((c) => c.subject),

@@ -109,6 +109,8 @@ function answerKnown(zones: ZoneSet, firewall: FirewallConfig, engine: EngineAns
   if (d.verdict === 'ANSWER') return inZones;
   const rule = d.deciding?.rule;
   if (rule?.blockResponse !== 'OVERRIDE' || !firewall.settings.overrideResolvesTarget) return true;
+  // inspectOverrideTarget: a blocked target's answer is the firewall's, known whatever the zones hold.
+  if (engine.overrideTarget?.decision.verdict === 'BLOCK') return true;
   // The VPC resolver resolves the override target; the emulator only knows it from the zones.
   const target = resolveName(zones, rule.override?.domain ?? name, qtype, { unknownNameRcode: firewall.settings.unknownNameRcode });
   return target.inZones;

@@ -176,9 +176,14 @@ export interface Conflict {
 export interface CoexistReport {
   readonly version: 1;
   readonly mode: 'standard' | 'strict';
+  /** The emulator settings the firewall's answers were computed under (undocumented AWS behaviour). */
   readonly firewall: {
     readonly wildcardMatchesApex: boolean;
+    readonly gluedWildcard: string;
+    readonly trustRedirectionScope: string;
+    readonly keepChainBeforeBlock: boolean;
     readonly overrideResolvesTarget: boolean;
+    readonly inspectOverrideTarget: boolean;
     readonly available: boolean;
     readonly failOpen: string;
   };
