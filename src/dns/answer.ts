@@ -34,6 +34,8 @@ interface RR {
 export function learnableAddresses(resp: Uint8Array, answerStart: number, qname: string): LearnableAddress[] {
   if (qdCount(resp) !== 1) throw new DnsWireError('qdcount', 4, 'a response to learn from has exactly one question');
   const records = readAnswers(resp, answerStart);
+  // The usual answer: address records of the query name itself, no CNAME. No chain to follow.
+  if (!records.some((rr) => rr.type === TYPE_CNAME)) return direct(records, qname);
   const cname = new Map<string, RR>();
   for (const rr of records) if (rr.type === TYPE_CNAME && !cname.has(rr.owner)) cname.set(rr.owner, rr);
 
@@ -61,8 +63,22 @@ export function learnableAddresses(resp: Uint8Array, answerStart: number, qname:
   return [...best].map(([ip, t]) => ({ ip, ttl: t }));
 }
 
+/** The addresses owned by `qname` itself, each once with its highest TTL (as the chain walk). */
+function direct(records: readonly RR[], qname: string): LearnableAddress[] {
+  const out: { ip: string; ttl: number }[] = [];
+  for (const rr of records) {
+    if (rr.owner !== qname) continue;
+    const seen = out.find((a) => a.ip === rr.data);
+    if (seen === undefined) out.push({ ip: rr.data, ttl: rr.ttl });
+    else if (rr.ttl > seen.ttl) seen.ttl = rr.ttl;
+  }
+  return out;
+}
+
 function readAnswers(buf: Uint8Array, start: number): RR[] {
   const out: RR[] = [];
+  // Owners are nearly always a pointer to the question name (offset 12): read that name once.
+  let questionName: string | undefined;
   let at = start;
   const count = anCount(buf);
   // The authority and additional sections are only checked for structure: a message whose tail
@@ -76,8 +92,15 @@ function readAnswers(buf: Uint8Array, start: number): RR[] {
       if (at > buf.length) throw new DnsWireError('record', at, 'rdata runs past the end');
       continue;
     }
-    const owner = readName(buf, at);
-    at = owner.next;
+    let ownerName: string;
+    if (buf[at] === 0xc0 && buf[at + 1] === HEADER_LEN && at > HEADER_LEN) {
+      ownerName = questionName ??= readName(buf, HEADER_LEN).name;
+      at += 2;
+    } else {
+      const owner = readName(buf, at);
+      ownerName = owner.name;
+      at = owner.next;
+    }
     if (at + 10 > buf.length) throw new DnsWireError('answer', at, 'record header runs past the end');
     const type = u16(buf, at);
     const klass = u16(buf, at + 2);
@@ -91,14 +114,14 @@ function readAnswers(buf: Uint8Array, start: number): RR[] {
     if (klass !== CLASS_IN) continue;
     if (type === TYPE_A) {
       if (rdlen !== 4) throw new DnsWireError('answer.A', rdata, `rdlength ${rdlen}`);
-      out.push({ owner: owner.name, type, ttl, data: `${buf[rdata]}.${buf[rdata + 1]}.${buf[rdata + 2]}.${buf[rdata + 3]}` });
+      out.push({ owner: ownerName, type, ttl, data: `${buf[rdata]}.${buf[rdata + 1]}.${buf[rdata + 2]}.${buf[rdata + 3]}` });
     } else if (type === TYPE_AAAA) {
       if (rdlen !== 16) throw new DnsWireError('answer.AAAA', rdata, `rdlength ${rdlen}`);
-      out.push({ owner: owner.name, type, ttl, data: ipv6Text(buf, rdata) });
+      out.push({ owner: ownerName, type, ttl, data: ipv6Text(buf, rdata) });
     } else if (type === TYPE_CNAME) {
       const target = readName(buf, rdata);
       if (target.next !== at) throw new DnsWireError('answer.CNAME', rdata, 'target does not fill rdata');
-      out.push({ owner: owner.name, type, ttl, data: target.name });
+      out.push({ owner: ownerName, type, ttl, data: target.name });
     }
   }
   return out;
