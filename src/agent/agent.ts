@@ -6,9 +6,11 @@
 // before the proxy answers anything, and the proxy listens before queries are redirected to it.
 // Ready = all three done. Stopping keeps pinned maps, attached programs and the nft table, so
 // pods stay enforced and keep resolving (through a restarted agent) across a restart.
+import { rmSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { ClusterState } from '../api/types.js';
+import type { CompiledNode } from '../compile/types.js';
 import { DnsProxy } from '../dns/proxy.js';
 import { LocalPodTracker, type LocalPodAttachment, type LocalPodDetachment } from '../sources/local-pods.js';
 import type { ClusterSource } from '../sources/types.js';
@@ -22,6 +24,7 @@ import { AgentMetrics } from './metrics.js';
 import { CompiledPolicyView } from './policy-view.js';
 import { Reconciler, type ProgrammedPass } from './reconciler.js';
 import { NftRedirect } from './redirect.js';
+import { StateStore } from './state-store.js';
 
 export interface AgentDeps {
   readonly config: AgentConfig;
@@ -29,6 +32,11 @@ export interface AgentDeps {
   readonly source: ClusterSource;
   readonly datapath: AgentDatapath;
   readonly logger?: Logger;
+  /**
+   * The compilation loaded from the state directory (undefined: the agent loads it itself; null:
+   * none). The caller loads it first when the datapath must know (eBPF keepAdoptedLearned).
+   */
+  readonly previous?: CompiledNode | null;
   /** Local pod tracker tuning (tests shorten the poll). */
   readonly tracker?: { pollIntervalMs?: number; debounceMs?: number };
 }
@@ -49,6 +57,7 @@ export class Agent {
   private readonly datapath: AgentDatapath;
   private readonly http: AgentHttpServer;
   private readonly decisions: DecisionLog;
+  private readonly stateStore: StateStore;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly ifindexes = new Map<string, number>();
   private readonly ifnames = new Map<string, string>();
@@ -84,6 +93,9 @@ export class Agent {
       },
       { view: this.view, datapath: this.datapath, logger: this.logger.child({ part: 'dns' }), registry: this.registry },
     );
+    this.stateStore = new StateStore(cfg.paths.state, (err) => this.logger.warn({ event: 'state_dir', err }, `state directory ${cfg.paths.state}: ${err.message}`));
+    const previous = deps.previous === undefined ? this.stateStore.load() : (deps.previous ?? undefined);
+    if (previous) this.logger.info({ event: 'state_adopted', endpoints: previous.endpoints.size, path: this.stateStore.path }, 'keeping the ids of the last compilation');
     this.reconciler = new Reconciler({
       datapath: this.datapath,
       mode: cfg.mode,
@@ -92,6 +104,7 @@ export class Agent {
       logger: this.logger.child({ part: 'reconcile' }),
       metrics: this.metrics,
       onProgrammed: (pass) => this.programmed(pass),
+      ...(previous ? { previous } : {}),
     });
     this.tracker = new LocalPodTracker({
       mode: cfg.nodeName === undefined ? 'standalone' : 'cluster',
@@ -194,6 +207,7 @@ export class Agent {
       await this.teardown({ keepDatapath: true });
     }
     await this.redirect?.remove();
+    rmSync(this.stateStore.path, { force: true });
     if (this.datapath.uninstall) await this.datapath.uninstall();
     else await this.datapath.close();
     this.phase = 'stopped';
@@ -210,6 +224,7 @@ export class Agent {
       }
     };
     await step('reconciler', () => this.reconciler.stop());
+    this.stateStore.flush();
     await step('dns proxy', () => this.proxy.close());
     this.proxyUp = false;
     await step('tracker', () => this.tracker.stop());
@@ -251,6 +266,7 @@ export class Agent {
   private programmed(pass: ProgrammedPass): void {
     this.view.rebuild(pass.node, pass.state);
     this.programmedOnce = true;
+    this.stateStore.save(pass.node);
     const diagnostics = pass.node.diagnostics.map((d) => d.message).join('\n');
     if (diagnostics !== this.lastDiagnostics) {
       this.lastDiagnostics = diagnostics;

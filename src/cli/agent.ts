@@ -1,6 +1,7 @@
 // `dnsgate agent`: the node agent in the foreground until SIGTERM/SIGINT (pinned state kept), or
 // with --uninstall, remove everything an agent put on this node and exit.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
@@ -9,6 +10,7 @@ import { readConfigFile, resolveAgentConfig, type AgentConfig, type ConfigOverri
 import { openDatapath } from '../agent/datapath-factory.js';
 import { AgentConfigError } from '../agent/errors.js';
 import { removeRedirectTable } from '../agent/redirect.js';
+import { STATE_FILE, StateStore } from '../agent/state-store.js';
 import { FileSource } from '../sources/files/index.js';
 import type { ClusterSource } from '../sources/types.js';
 import { EXIT, InputError } from './errors.js';
@@ -57,6 +59,7 @@ async function sourceFor(config: AgentConfig, log: pino.Logger): Promise<Cluster
 async function uninstall(config: AgentConfig, log: pino.Logger): Promise<void> {
   const hadTable = await removeRedirectTable();
   log.info({ event: 'uninstall', nftTable: hadTable ? 'removed' : 'absent' }, 'nft table');
+  rmSync(join(config.paths.state, STATE_FILE), { force: true });
   if (config.datapath === 'ebpf' && existsSync(config.paths.bpffs)) {
     const dp = await openDatapath(config);
     await dp.uninstall?.();
@@ -87,13 +90,16 @@ export async function runAgent(opts: Record<string, unknown>): Promise<CommandOu
     log.fatal({ event: 'start_failed', err }, (err as Error).message);
     return { exitCode: EXIT.internal, stdout: '', stderr: `dnsgate agent: ${(err as Error).message}\n` };
   }
+  // Loaded before the datapath opens: learned entries in pinned maps are only kept when the ids
+  // they are keyed by come back unchanged (the compiler is seeded with this compilation).
+  const previous = new StateStore(config.paths.state, (err) => log.warn({ event: 'state_dir', err }, err.message)).load() ?? null;
   try {
-    datapath = await openDatapath(config);
+    datapath = await openDatapath(config, { keepAdoptedLearned: previous !== null });
   } catch (err) {
     log.fatal({ event: 'start_failed', err }, (err as Error).message);
     return { exitCode: EXIT.internal, stdout: '', stderr: `dnsgate agent: ${(err as Error).message}\n` };
   }
-  const agent = new Agent({ config, source, datapath, logger: log });
+  const agent = new Agent({ config, source, datapath, logger: log, previous });
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -112,3 +112,25 @@ describe.skipIf(!needRoot)('e2e: DNS learning', () => {
     expect(r.stdout).not.toContain('failed');
   }, 180_000);
 });
+
+describe.skipIf(!needRoot)('e2e: restart keeps what pods learned', () => {
+  let node: E2eNode;
+  beforeAll(async () => {
+    node = await E2eNode.create({ manifests: [join(REPO, 'test/e2e/fixtures/dns.yaml'), KUBE_DNS], zone: ZONE.filter((r) => !r.name.endsWith('.race.example.com')) });
+  }, 120_000);
+  afterAll(async () => {
+    await node?.destroy();
+  }, 60_000);
+
+  it('a name resolved before a restart still opens its IP after it (same ids adopted from the state directory and pins)', async () => {
+    const pod = 'storage/uploader';
+    const got = await node.exec(pod, ['getent', 'ahostsv4', 'bucket.s3.us-east-1.amazonaws.com']);
+    expect(got.stdout).toMatch(/^203\.0\.113\.90\s/m);
+    expect(await node.stopAgent('SIGTERM')).toBe(0);
+    await node.startAgent();
+    expect(node.logs.some((l) => l.event === 'state_adopted')).toBe(true);
+    // No new lookup: the learning made before the restart is what allows this.
+    expect((await node.curl(pod, 'http://203.0.113.90:443/')).body).toBe(`outside 203.0.113.90 port 443 from ${node.h.pod(pod).ipv4}`);
+    expect((await node.curl('storage/uploader-2', 'http://203.0.113.90:443/')).code).toBe(28);
+  }, 60_000);
+});
