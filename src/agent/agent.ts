@@ -67,6 +67,7 @@ export class Agent {
   private phase: AgentPhase = 'new';
   private httpAddress: { host: string; port: number } | undefined;
   private lastDiagnostics = '';
+  private lastProblems = '[]';
 
   constructor(deps: AgentDeps) {
     const cfg = deps.config;
@@ -277,7 +278,12 @@ export class Agent {
   }
 
   private reportProblems(): void {
-    for (const p of this.source.problems()) {
+    // Only when they changed: a source reports its whole problem list with every change.
+    const problems = this.source.problems();
+    const text = JSON.stringify(problems);
+    if (text === this.lastProblems) return;
+    this.lastProblems = text;
+    for (const p of problems) {
       this.logger[p.severity === 'error' ? 'error' : 'warn']({ event: 'manifest_problem', source: p.source, ref: p.ref, field: p.field }, p.message);
     }
   }

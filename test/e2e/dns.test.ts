@@ -35,7 +35,7 @@ describe.skipIf(!needRoot)('e2e: DNS learning', () => {
     node = await E2eNode.create({
       manifests: [join(REPO, 'test/e2e/fixtures/dns.yaml'), KUBE_DNS],
       zone: ZONE,
-      harness: { outside: { addresses: RACE.map((r) => r.data), tcpPorts: [443, 8080], udpPorts: [] }, execTimeoutMs: 20_000 },
+      harness: { outside: { addresses: RACE.map((r) => r.data), tcpPorts: [443, 8080], udpPorts: [] }, execTimeoutMs: 20_000, clusterDns: { ipv4: '10.96.0.10', ipv6: 'fd00:96::a' } },
     });
   }, 180_000);
   afterAll(async () => {
@@ -89,6 +89,22 @@ describe.skipIf(!needRoot)('e2e: DNS learning', () => {
     expect((await node.curl('storage/uploader', 'http://v6.s3.us-east-1.amazonaws.com:8080/')).code).toBe(28);
     expect((await node.curl('storage/uploader-2', 'http://[2001:db8::96]:443/')).code).toBe(28);
     await node.decision({ pod: 'storage/uploader-2', decision: 'deny', dst: '2001:db8::96', dport: 443 });
+  });
+
+  it('redirects DNS to the IPv6 cluster DNS address too (UDP and TCP), answered from that address', async () => {
+    const nft = await node.h.execNode(['nft', 'list', 'table', 'inet', 'dnsgate']);
+    expect(nft.stdout).toMatch(/ip6 daddr fd00:96::a dnat ip6 to \[fd00:250::1\]:5353/);
+    for (const tcp of [false, true]) {
+      const r = await node.exec('misc/app', ['dig', '+time=2', '+tries=1', ...(tcp ? ['+tcp'] : []), '@fd00:96::a', 'bucket.s3.us-east-1.amazonaws.com']);
+      expect(r.stdout).toMatch(/status: NOERROR/);
+      expect(r.stdout).toMatch(/SERVER: fd00:96::a#53/);
+      expect(r.stdout).toMatch(/IN\s+A\s+203\.0\.113\.90/);
+    }
+    // Still egress to the DNS address for policy: access-to-s3 allows DNS only to kube-dns's
+    // (IPv4) Service, so its pods' queries to the IPv6 address are dropped.
+    const blocked = await node.exec('storage/uploader', ['dig', '+time=1', '+tries=1', '@fd00:96::a', 'bucket.s3.us-east-1.amazonaws.com']);
+    expect(blocked.stdout).toMatch(/timed out|no servers could be reached/);
+    await node.decision({ pod: 'storage/uploader', decision: 'deny', dst: 'fd00:96::a', dport: 53 });
   });
 
   it('leaves a pod no policy selects open (standard mode)', async () => {
