@@ -7,6 +7,10 @@ import type { QueryHandler } from './query-handler.js';
 
 export class UdpServer {
   private socket: Socket | undefined;
+  /** Datagrams dropped because they came from port 0 (no reply is possible). */
+  droppedPortZero = 0;
+  /** Replies that dgram refused synchronously. */
+  sendErrors = 0;
 
   constructor(
     private readonly host: string,
@@ -18,8 +22,19 @@ export class UdpServer {
     const socket = createSocket({ type: isIP(this.host) === 6 ? 'udp6' : 'udp4', ipv6Only: isIP(this.host) === 6, lookup: literalLookup });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
+      // Nothing can be sent back to port 0, and dgram throws synchronously when asked to: a raw
+      // datagram from port 0 must cost nothing rather than take the process down.
+      if (rinfo.port === 0) {
+        this.droppedPortZero++;
+        return;
+      }
       this.handler.handle(msg, clientAddress(rinfo.address), 'udp', (reply) => {
-        if (reply !== undefined && this.socket === socket) socket.send(reply, rinfo.port, rinfo.address);
+        if (reply === undefined || this.socket !== socket) return;
+        try {
+          socket.send(reply, rinfo.port, rinfo.address);
+        } catch {
+          this.sendErrors++;
+        }
       });
     });
     // Send errors (a client port gone) must not take the listener down.
