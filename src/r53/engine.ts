@@ -9,8 +9,8 @@
 //   when overrideResolvesTarget is on and the target lies in a test zone, the target's records.
 // - inspectOverrideTarget (default off): the target is answered as if it had been asked itself,
 //   firewall included, so a blocked target gives its block response after the CNAME and a target
-//   rewritten again follows that rewrite; rewrites that come back to a name already rewritten are
-//   a loop and answer SERVFAIL.
+//   rewritten again follows that rewrite; a rewrite to a name already asked or rewritten is a loop
+//   and answers SERVFAIL.
 import { decideFirewall } from './decide.js';
 import type { FirewallDecision } from './decide.js';
 import type { FirewallConfig } from './firewall-model.js';
@@ -73,7 +73,7 @@ function answerName(zones: ZoneSet, firewall: FirewallConfig, name: string, qtyp
       const override = rule.override!;
       const cname: ResourceRecord = { name: blockedName, type: 'CNAME', ttl: override.ttl, data: override.domain };
       const answers = [...prefix, cname];
-      if (settings.inspectOverrideTarget) return inspectedOverride(zones, firewall, { blockedName, qtype, answers, decision, rewritten });
+      if (settings.inspectOverrideTarget) return inspectedOverride(zones, firewall, { name, blockedName, qtype, answers, decision, rewritten });
       if (!settings.overrideResolvesTarget || qtype === CNAME_TYPE) return { rcode: 'NOERROR', answers, authorities: [], decision };
       const target = resolveName(zones, override.domain, qtype, options);
       if (!target.inZones && target.answers.length === 0) return { rcode: 'NOERROR', answers, authorities: [], decision };
@@ -89,6 +89,8 @@ function answerName(zones: ZoneSet, firewall: FirewallConfig, name: string, qtyp
 }
 
 interface OverrideStep {
+  /** The name asked at this step (the query name, or the target of an earlier rewrite). */
+  readonly name: string;
   readonly blockedName: string;
   readonly qtype: number;
   /** The records so far, ending with the OVERRIDE CNAME. */
@@ -100,7 +102,9 @@ interface OverrideStep {
 function inspectedOverride(zones: ZoneSet, firewall: FirewallConfig, step: OverrideStep): EngineAnswer {
   const { answers, decision } = step;
   const targetName = decision.deciding!.rule.override!.domain;
-  const rewritten = new Set(step.rewritten).add(step.blockedName);
+  // Every name asked or rewritten so far: a target among them (directly, or through a CNAME chain
+  // that leads back to a rewritten name) would repeat this step forever.
+  const rewritten = new Set(step.rewritten).add(step.name).add(step.blockedName);
   if (rewritten.has(targetName) || rewritten.size > MAX_OVERRIDE_HOPS) return { rcode: 'SERVFAIL', answers: [], authorities: [], decision };
   if (step.qtype === CNAME_TYPE) return { rcode: 'NOERROR', answers, authorities: [], decision };
   const target = answerName(zones, firewall, targetName, step.qtype, rewritten);

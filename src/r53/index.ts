@@ -1,9 +1,9 @@
 // Public surface of the Route 53 Resolver DNS Firewall emulator.
 export { decideFirewall, firstMatchingRule } from './decide.js';
 export type { FirewallDecision, FirewallVerdict, RuleMatch } from './decide.js';
-export { CompiledDomainList, parseDomainEntry } from './domain-list.js';
-export type { DomainEntry } from './domain-list.js';
-export { DEFAULT_SETTINGS } from './firewall-model.js';
+export { CompiledDomainList, GLUED_WILDCARD_READINGS, parseDomainEntry } from './domain-list.js';
+export type { DomainEntry, GluedWildcard, MatchOptions } from './domain-list.js';
+export { DEFAULT_SETTINGS, TRUST_REDIRECTION_SCOPES } from './firewall-model.js';
 export type {
   BlockResponse,
   DomainList,
@@ -15,6 +15,7 @@ export type {
   RuleAction,
   RuleGroup,
   RuleGroupAssociation,
+  TrustRedirectionScope,
 } from './firewall-model.js';
 export { firewallFromDocument } from './firewall-yaml.js';
 export { importAwsCli } from './aws-cli-import.js';
@@ -29,6 +30,7 @@ export type { EngineAnswer } from './engine.js';
 export { queryLogEntry, fileQueryLog } from './query-log.js';
 export type { QueryLogEntry, QueryLogSink } from './query-log.js';
 export { startEmulator } from './server.js';
-export type { EmulatorOptions, RunningEmulator } from './server.js';
+export type { EmulatorCounters, EmulatorOptions, RunningEmulator } from './server.js';
+export { TcpFrameReader } from './tcp-frames.js';
 export { runR53EmulatorCommand, parseListen, R53_EMULATOR_USAGE } from './command.js';
 export { R53ConfigError, ZoneError, ListenAddressError } from './errors.js';

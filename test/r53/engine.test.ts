@@ -192,6 +192,20 @@ describe('inspectOverrideTarget', () => {
     expect(r.overrideTarget?.decision.verdict).toBe(targetVerdict);
   });
 
+  it('on: a target whose CNAME chain leads back to the blocked name is a loop (SERVFAIL), not endless recursion', () => {
+    const loop = firewall({
+      settings: { inspectOverrideTarget: true },
+      domainLists: [{ name: 'edge', domains: ['edge.tracker.example.org'] }],
+      ruleGroups: [{ name: 'g', rules: [{ name: 'back', priority: 1, domainList: 'edge', action: 'BLOCK', blockResponse: 'OVERRIDE', blockOverrideDomain: 'api.example.com', blockOverrideTtl: 5 }] }],
+      associations: [{ ruleGroup: 'g', priority: 100 }],
+    });
+    // api.example.com -> api.cdn.example.net -> edge.tracker.example.org, rewritten to api.example.com.
+    expect(answerQuestion(zones, loop, 'api.example.com', A).rcode).toBe('SERVFAIL');
+    expect(answerQuestion(zones, loop, 'edge.tracker.example.org', A).rcode).toBe('SERVFAIL');
+    const off = answerQuestion(zones, { ...loop, settings: { ...loop.settings, inspectOverrideTarget: false } }, 'api.example.com', A);
+    expect(off.rcode).toBe('NOERROR');
+  });
+
   it('on, with overrideResolvesTarget off: only the CNAME, but a blocked target still sets the rcode', () => {
     const fw2 = overrideTo('portal.example.net', { inspectOverrideTarget: true, overrideResolvesTarget: false }, { domains: ['portal.example.net'], response: 'NXDOMAIN' });
     const r = answerQuestion(zones, fw2, 'legacy.example.com', A);

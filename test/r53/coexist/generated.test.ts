@@ -55,6 +55,9 @@ const firewallArb = fc.record({
   groups: fc.array(fc.array(ruleArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 }),
   wildcardMatchesApex: fc.boolean(),
   overrideResolvesTarget: fc.boolean(),
+  trustRedirectionScope: fc.constantFrom('first-name', 'any-name'),
+  keepChainBeforeBlock: fc.boolean(),
+  inspectOverrideTarget: fc.boolean(),
   down: fc.constantFrom(false, false, false, true),
   failOpen: fc.constantFrom('ENABLED', 'DISABLED'),
 });
@@ -81,7 +84,15 @@ function buildFirewall(spec: FirewallSpec): FirewallConfig {
     }),
   }));
   return firewall({
-    settings: { wildcardMatchesApex: spec.wildcardMatchesApex, overrideResolvesTarget: spec.overrideResolvesTarget, firewallAvailable: !spec.down, failOpen: spec.failOpen },
+    settings: {
+      wildcardMatchesApex: spec.wildcardMatchesApex,
+      overrideResolvesTarget: spec.overrideResolvesTarget,
+      trustRedirectionScope: spec.trustRedirectionScope,
+      keepChainBeforeBlock: spec.keepChainBeforeBlock,
+      inspectOverrideTarget: spec.inspectOverrideTarget,
+      firewallAvailable: !spec.down,
+      failOpen: spec.failOpen,
+    },
     domainLists,
     ruleGroups,
     associations: ruleGroups.map((g, i) => ({ ruleGroup: g.name, priority: 100 + i })),
