@@ -2,7 +2,7 @@
 // by IP, nodes by address, Services with their EndpointSlice backends, pods by named port. It
 // builds the same PodEntry/NodeEntry values as src/policy's ClusterIndex (the differential tests
 // hold the two to the same answers); ClusterIndex itself is immutable, hence this mutable twin.
-import type { ClusterState, EndpointSlice, Pod, Protocol, Service } from '../api/types.js';
+import type { ClusterState, EndpointSlice, Namespace, Pod, Protocol, Service } from '../api/types.js';
 import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend } from '../policy/cluster-index.js';
 import { type IPAddress, formatIP, tryParseIP } from '../policy/ip.js';
 import type { Labels } from '../policy/selector.js';
@@ -34,6 +34,33 @@ function podIPs(pod: Pod): IPAddress[] {
   return [...seen.values()];
 }
 
+function namespaceLabelsOf(ns: Namespace): Labels {
+  return { ...(ns.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.metadata.name };
+}
+
+function clusterIPsOf(svc: Service): IPAddress[] {
+  const out: IPAddress[] = [];
+  for (const t of [...(svc.spec.clusterIPs ?? []), ...(svc.spec.clusterIP ? [svc.spec.clusterIP] : [])]) {
+    const ip = tryParseIP(t);
+    if (ip && !out.some((c) => c.family === ip.family && c.value === ip.value)) out.push(ip);
+  }
+  return out;
+}
+
+/** The canonical addresses an EndpointSlice list names. */
+function sliceAddresses(slices: readonly EndpointSlice[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of slices) {
+    for (const e of s.endpoints) {
+      for (const a of e.addresses) {
+        const ip = tryParseIP(a);
+        if (ip) out.add(ipKey(ip));
+      }
+    }
+  }
+  return out;
+}
+
 export class ClusterView {
   readonly pods = new Map<string, PodEntry>();
   private readonly podByIP = new Map<string, PodEntry>();
@@ -53,13 +80,20 @@ export class ClusterView {
   private readonly byNamedPort = new Map<string, Set<PodEntry>>();
   /** Pods by namespace: selections scoped to one namespace scan only it. */
   private readonly byNamespace = new Map<string, Map<string, PodEntry>>();
+  /** Service objects and their EndpointSlices (by "namespace/name"), to re-index one Service at a time. */
+  private readonly serviceObjects = new Map<string, Service>();
+  private readonly slicesByService = new Map<string, Map<string, EndpointSlice>>();
+  private readonly sliceService = new Map<string, string>();
+  /**
+   * Services per ClusterIP in update order: two may claim one address for a while; the last
+   * updated owns it (as the last listed does in ClusterIndex), a slice change does not reorder.
+   */
+  private readonly ipClaims = new Map<string, string[]>();
   /** Ready backends per Service port, dropped when a pod at one of the Service's slice addresses changes. */
   private readonly backendCache = new Map<ServiceView, Map<string, ServiceBackend[]>>();
 
   constructor(state: ClusterState) {
-    for (const ns of state.namespaces) {
-      this.namespaceLabelMap.set(ns.metadata.name, { ...(ns.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.metadata.name });
-    }
+    for (const ns of state.namespaces) this.namespaceLabelMap.set(ns.metadata.name, namespaceLabelsOf(ns));
     for (const n of state.nodes) {
       const addresses: IPAddress[] = [];
       for (const a of n.status?.addresses ?? []) {
@@ -74,7 +108,124 @@ export class ClusterView {
       }
     }
     for (const pod of state.pods) this.upsertPod(pod);
-    for (const svc of state.services) this.indexService(svc, state.endpointSlices);
+    for (const svc of state.services) this.claim(`${svc.metadata.namespace}/${svc.metadata.name}`, svc);
+    for (const slice of state.endpointSlices) this.addSlice(slice);
+    for (const key of this.serviceObjects.keys()) this.indexService(key);
+    for (const ip of this.ipClaims.keys()) this.resolveClusterIP(ip);
+  }
+
+  /** Records a Service object and its ClusterIP claims (latest last); undefined drops them. */
+  private claim(key: string, svc: Service | undefined): string[] {
+    const touched: string[] = [];
+    const old = this.serviceObjects.get(key);
+    for (const ip of old ? clusterIPsOf(old) : []) {
+      const k = ipKey(ip);
+      touched.push(k);
+      const list = (this.ipClaims.get(k) ?? []).filter((c) => c !== key);
+      if (list.length > 0) this.ipClaims.set(k, list);
+      else this.ipClaims.delete(k);
+    }
+    if (svc) {
+      this.serviceObjects.set(key, svc);
+      for (const ip of clusterIPsOf(svc)) {
+        const k = ipKey(ip);
+        touched.push(k);
+        const list = this.ipClaims.get(k);
+        if (list) list.push(key);
+        else this.ipClaims.set(k, [key]);
+      }
+    } else this.serviceObjects.delete(key);
+    return touched;
+  }
+
+  /** The Service owning a ClusterIP: the latest claim whose Service is indexed. */
+  private resolveClusterIP(ip: string): void {
+    const list = this.ipClaims.get(ip) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const view = this.services.get(list[i] as string);
+      if (view) {
+        this.serviceByIP.set(ip, view);
+        return;
+      }
+    }
+    this.serviceByIP.delete(ip);
+  }
+
+  /**
+   * Sets a Namespace's labels (undefined: the object is gone, only the name label stays); returns
+   * the pods of that namespace, whose entries must be rebuilt (they carry the namespace labels).
+   */
+  setNamespace(name: string, ns: Namespace | undefined): { removed: PodEntry; added: PodEntry }[] {
+    if (ns) this.namespaceLabelMap.set(name, namespaceLabelsOf(ns));
+    else this.namespaceLabelMap.delete(name);
+    return [...this.podsIn(name)].map((old) => ({ removed: old, added: this.rebuildEntry(old) }));
+  }
+
+  /**
+   * Swaps a pod's entry for one rebuilt from the same object (new namespace labels), in place:
+   * which pod owns a shared address must not change, as it would by an update.
+   */
+  private rebuildEntry(old: PodEntry): PodEntry {
+    const added = this.podEntry(old.pod);
+    this.pods.set(added.key, added);
+    this.byNamespace.get(added.namespace)?.set(added.key, added);
+    for (const ip of old.ips) {
+      const k = ipKey(ip);
+      if (this.podByIP.get(k) === old) this.podByIP.set(k, added);
+      const list = this.holders.get(k);
+      if (list) this.holders.set(k, list.map((p) => (p === old ? added : p)));
+    }
+    for (const np of old.namedPorts) {
+      const set = this.byNamedPort.get(np.name);
+      if (set?.delete(old)) set.add(added);
+    }
+    this.dropBackends(added);
+    return added;
+  }
+
+  /** Adds, replaces or (undefined) removes a Service; returns its views before and after. */
+  setService(key: string, svc: Service | undefined): (ServiceView | undefined)[] {
+    const before = this.services.get(key);
+    const touched = this.claim(key, svc);
+    this.indexService(key);
+    for (const ip of touched) this.resolveClusterIP(ip);
+    return [before, this.services.get(key)];
+  }
+
+  /** Adds, replaces or (undefined) removes an EndpointSlice; returns the Services' views before and after. */
+  setSlice(key: string, slice: EndpointSlice | undefined): (ServiceView | undefined)[] {
+    const owners = new Set<string>();
+    const had = this.sliceService.get(key);
+    if (had !== undefined) {
+      owners.add(had);
+      this.slicesByService.get(had)?.delete(key);
+      this.sliceService.delete(key);
+    }
+    if (slice) {
+      const owner = this.addSlice(slice);
+      if (owner !== undefined) owners.add(owner);
+    }
+    const out: (ServiceView | undefined)[] = [];
+    for (const o of owners) {
+      out.push(this.services.get(o));
+      this.indexService(o);
+      const view = this.services.get(o);
+      out.push(view);
+      for (const ip of view?.clusterIPs ?? []) this.resolveClusterIP(ipKey(ip));
+    }
+    return out;
+  }
+
+  private addSlice(slice: EndpointSlice): string | undefined {
+    const name = slice.metadata.labels?.['kubernetes.io/service-name'];
+    if (name === undefined) return undefined;
+    const owner = `${slice.metadata.namespace}/${name}`;
+    const key = `${slice.metadata.namespace}/${slice.metadata.name}`;
+    let m = this.slicesByService.get(owner);
+    if (!m) this.slicesByService.set(owner, (m = new Map()));
+    m.set(key, slice);
+    this.sliceService.set(key, owner);
+    return owner;
   }
 
   /** Namespaces that hold at least one pod now or did before. */
@@ -195,36 +346,36 @@ export class ClusterView {
     return svc.clusterIPs.filter((ip) => this.serviceByIP.get(ipKey(ip)) === svc && !this.podAt(ip));
   }
 
-  private indexService(svc: Service, slicesAll: readonly EndpointSlice[]): void {
-    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
-    const clusterIPs: IPAddress[] = [];
-    for (const t of [...(svc.spec.clusterIPs ?? []), ...(svc.spec.clusterIP ? [svc.spec.clusterIP] : [])]) {
-      const ip = tryParseIP(t);
-      if (ip && !clusterIPs.some((c) => c.family === ip.family && c.value === ip.value)) clusterIPs.push(ip);
+  /** (Re)builds one Service's view from its object and slices (none without a ClusterIP). */
+  private indexService(key: string): void {
+    const old = this.services.get(key);
+    if (old) {
+      this.services.delete(key);
+      this.backendCache.delete(old);
+      for (const ip of old.clusterIPs) if (this.serviceByIP.get(ipKey(ip)) === old) this.serviceByIP.delete(ipKey(ip));
+      // Callers re-resolve the addresses (another Service may hold them).
+      for (const a of sliceAddresses(old.slices)) {
+        const set = this.servicesBySliceIP.get(a);
+        set?.delete(old);
+        if (set?.size === 0) this.servicesBySliceIP.delete(a);
+      }
     }
+    const svc = this.serviceObjects.get(key);
+    if (!svc) return;
+    const clusterIPs = clusterIPsOf(svc);
     if (clusterIPs.length === 0) return;
-    const slices = slicesAll.filter(
-      (s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
-    );
     const view: ServiceView = {
       key,
       clusterIPs,
       ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: p.port })),
-      slices,
+      slices: [...(this.slicesByService.get(key)?.values() ?? [])],
     };
     this.services.set(key, view);
-    for (const ip of clusterIPs) this.serviceByIP.set(formatIP(ip), view);
-    for (const s of slices) {
-      for (const e of s.endpoints) {
-        for (const a of e.addresses) {
-          const ip = tryParseIP(a);
-          if (!ip) continue;
-          const k = formatIP(ip);
-          let set = this.servicesBySliceIP.get(k);
-          if (!set) this.servicesBySliceIP.set(k, (set = new Set()));
-          set.add(view);
-        }
-      }
+    for (const ip of clusterIPs) this.resolveClusterIP(ipKey(ip));
+    for (const a of sliceAddresses(view.slices)) {
+      let set = this.servicesBySliceIP.get(a);
+      if (!set) this.servicesBySliceIP.set(a, (set = new Set()));
+      set.add(view);
     }
   }
 

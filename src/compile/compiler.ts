@@ -1,7 +1,7 @@
 // The incremental compiler: cluster state + local pods -> CompiledNode. It keeps its indexes
 // between calls (pod selections per peer, each egress rule's contributions, per-endpoint policy
 // sets) so that one pod or one policy changing recompiles only the endpoints it can affect.
-import type { ClusterNetworkPolicy, ClusterState, Pod, PolicyObject } from '../api/types.js';
+import type { ClusterNetworkPolicy, ClusterState, EndpointSlice, Namespace, Pod, PolicyObject, Service } from '../api/types.js';
 import { objectRef } from '../api/types.js';
 import type { PodEntry } from '../policy/cluster-index.js';
 import type { IPAddress } from '../policy/ip.js';
@@ -15,7 +15,7 @@ import {
   comparePolicyNames,
   namespacedPolicyModel,
 } from '../policy/model.js';
-import { ClusterView } from './cluster-view.js';
+import { ClusterView, type ServiceView } from './cluster-view.js';
 import { type CompileDiagnostic, EndpointIdsExhausted, PrefixMapOverflow } from './diagnostics.js';
 import { DirectionState } from './direction.js';
 import { IdAllocator } from './ids.js';
@@ -24,7 +24,7 @@ import { PrefixTable } from './prefix-table.js';
 import { SelectionIndex, selects } from './selections.js';
 import { rulePatterns, slotKey } from './slots.js';
 import { fallbackTable } from './tables.js';
-import { type RuleVariant, VariantRegistry } from './variants.js';
+import { type RuleVariant, VariantRegistry, serviceIPs } from './variants.js';
 import {
   type CompiledEndpoint,
   type CompiledNode,
@@ -143,7 +143,7 @@ export class Compiler {
 
   // ---- inputs --------------------------------------------------------------------------------
 
-  /** Replaces everything (namespaces, nodes, Services, EndpointSlices changed): full recompile. */
+  /** Replaces everything (nodes changed, or a resync): full recompile, diffed against the last tables. */
   replaceState(state: ClusterState): void {
     this.view = new ClusterView(state);
     this.selections = new SelectionIndex(this.view);
@@ -174,6 +174,51 @@ export class Compiler {
     const owners = this.ownersAt(ips);
     const removed = this.view.removePod(key);
     if (removed) this.podChanged(removed, undefined, [...owners, ...this.ownersAt(ips)]);
+  }
+
+  /** A Namespace appeared, changed or went (its labels): its pods are re-selected one by one. */
+  upsertNamespace(ns: Namespace): void {
+    for (const { removed, added } of this.view.setNamespace(ns.metadata.name, ns)) this.podChanged(removed, added, []);
+  }
+
+  removeNamespace(name: string): void {
+    for (const { removed, added } of this.view.setNamespace(name, undefined)) this.podChanged(removed, added, []);
+  }
+
+  /** A Service changed: only its ClusterIP prefixes are recomputed. */
+  upsertService(svc: Service): void {
+    this.serviceChanged(this.view.setService(`${svc.metadata.namespace}/${svc.metadata.name}`, svc));
+  }
+
+  /** `key` is "namespace/name". */
+  removeService(key: string): void {
+    this.serviceChanged(this.view.setService(key, undefined));
+  }
+
+  /** An EndpointSlice changed: the ClusterIP prefixes of its Service (before and after) are recomputed. */
+  upsertEndpointSlice(slice: EndpointSlice): void {
+    this.serviceChanged(this.view.setSlice(`${slice.metadata.namespace}/${slice.metadata.name}`, slice));
+  }
+
+  /** `key` is "namespace/name". */
+  removeEndpointSlice(key: string): void {
+    this.serviceChanged(this.view.setSlice(key, undefined));
+  }
+
+  private serviceChanged(views: readonly (ServiceView | undefined)[]): void {
+    if (this.dirtyAll) return;
+    this.markStale(this.variants.serviceChanged(serviceIPs(views)));
+  }
+
+  private markStale(changed: ReadonlyMap<RuleVariant, readonly string[]>): void {
+    for (const [variant, keys] of changed) {
+      for (const user of variant.users) {
+        const dir = user as DirectionState;
+        let set = this.stale.get(dir);
+        if (!set) this.stale.set(dir, (set = new Set()));
+        for (const k of keys) set.add(k);
+      }
+    }
   }
 
   private ownersAt(ips: readonly IPAddress[]): PodEntry[] {
@@ -305,14 +350,7 @@ export class Compiler {
       pods.push(o);
       for (const s of this.selections.containing(o.key)) touched.add(s);
     }
-    for (const [variant, keys] of this.variants.podChanged(pods, touched)) {
-      for (const user of variant.users) {
-        const dir = user as DirectionState;
-        let set = this.stale.get(dir);
-        if (!set) this.stale.set(dir, (set = new Set()));
-        for (const k of keys) set.add(k);
-      }
-    }
+    this.markStale(this.variants.podChanged(pods, touched));
   }
 
   private selectedFor(pod: PodEntry): { egress: SelectedPolicies; ingress: SelectedPolicies; refs: Set<string> } {

@@ -389,14 +389,20 @@ export class VariantRegistry {
     if (clusterIPs.size > 0) for (const v of this.anyEgress) variants.add(v);
     // A pod holding a ClusterIP hides that Service's prefix from every rule that could match it.
     if (podOnClusterIP) for (const v of this.byKey.values()) if (v.direction === 'Egress' && (v.anyPeer || v.hasPodsPeer)) variants.add(v);
+    return this.refresh(variants, [...ips.values(), ...clusterIPs.values()]);
+  }
+
+  /** A Service or its EndpointSlices changed: recompute its ClusterIPs in every rule that may match them. */
+  serviceChanged(clusterIPs: readonly IPAddress[]): Map<RuleVariant, string[]> {
+    const variants = [...this.byKey.values()].filter((v) => v.direction === 'Egress' && (v.anyPeer || v.hasPodsPeer));
+    return this.refresh(variants, clusterIPs);
+  }
+
+  private refresh(variants: Iterable<RuleVariant>, ips: readonly IPAddress[]): Map<RuleVariant, string[]> {
     const out = new Map<RuleVariant, string[]>();
     for (const v of variants) {
       const changed: string[] = [];
-      for (const ip of ips.values()) {
-        const k = v.refreshHost(ip, this.view, this.boxes);
-        if (k !== null) changed.push(k);
-      }
-      for (const ip of clusterIPs.values()) {
+      for (const ip of ips) {
         const k = v.refreshHost(ip, this.view, this.boxes);
         if (k !== null) changed.push(k);
       }
@@ -404,6 +410,12 @@ export class VariantRegistry {
     }
     return out;
   }
+}
+
+export function serviceIPs(views: readonly (ServiceView | undefined)[]): IPAddress[] {
+  const out = new Map<string, IPAddress>();
+  for (const v of views) for (const ip of v?.clusterIPs ?? []) out.set(ipKey(ip), ip);
+  return [...out.values()];
 }
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
