@@ -146,8 +146,13 @@ async function serveProxy(port: number, upstream: string): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // parent: orchestration and measurement
 
-type TargetName = 'floor' | 'dnsmasq' | 'dnsgate';
-const TARGETS: readonly TargetName[] = ['floor', 'dnsmasq', 'dnsgate'];
+// `forwardonly` is a second dnsgate whose client matches no pod (BENCH_DNS_LEARN=0): the same
+// proxy without learning, run over UDP to show what forwarding and what learning cost.
+type TargetName = 'floor' | 'dnsmasq' | 'dnsgate' | 'forwardonly';
+const TARGETS_BY_MODE: Record<'udp' | 'tcp', readonly TargetName[]> = {
+  udp: ['floor', 'dnsmasq', 'dnsgate', 'forwardonly'],
+  tcp: ['floor', 'dnsmasq', 'dnsgate'],
+};
 
 interface Target {
   name: TargetName;
@@ -289,6 +294,7 @@ async function main(): Promise<void> {
   const upPort = base;
   const peerPort = base + 1;
   const gatePort = base + 2;
+  const plainPort = base + 3;
   const children: ChildProcess[] = [];
   const cleanup = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
@@ -307,15 +313,21 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(gate);
+    const plain = spawnBench(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve-proxy', String(plainPort), `127.0.0.1:${upPort}`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, BENCH_DNS_LEARN: '0' },
+    });
+    children.push(plain);
     const gateLines = createInterface({ input: gate.stdout! });
     const gateMessages: Record<string, unknown>[] = [];
     gateLines.on('line', (l) => gateMessages.push(JSON.parse(l) as Record<string, unknown>));
-    await Promise.all([waitReady(upPort), waitReady(peerPort), waitReady(gatePort)]);
+    await Promise.all([waitReady(upPort), waitReady(peerPort), waitReady(gatePort), waitReady(plainPort)]);
 
     const targets: Record<TargetName, Target> = {
       floor: { name: 'floor', port: upPort, pid: upstream.pid! },
       dnsmasq: { name: 'dnsmasq', port: peerPort, pid: peer.pid! },
       dnsgate: { name: 'dnsgate', port: gatePort, pid: gate.pid! },
+      forwardonly: { name: 'forwardonly', port: plainPort, pid: plain.pid! },
     };
     const loadBefore = loadavg();
     const machineBefore = machineTicks();
@@ -333,8 +345,9 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     const summary: Record<string, number> = {};
     for (const mode of ['udp', 'tcp'] as const) {
-      const max: Record<TargetName, MaxRun[]> = { floor: [], dnsmasq: [], dnsgate: [] };
-      const paced: Record<TargetName, Paced[]> = { floor: [], dnsmasq: [], dnsgate: [] };
+      const TARGETS = TARGETS_BY_MODE[mode];
+      const max: Record<TargetName, MaxRun[]> = { floor: [], dnsmasq: [], dnsgate: [], forwardonly: [] };
+      const paced: Record<TargetName, Paced[]> = { floor: [], dnsmasq: [], dnsgate: [], forwardonly: [] };
       const load: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         // Rotate who goes first so no target always runs on a colder or hotter machine.
@@ -363,7 +376,7 @@ async function main(): Promise<void> {
         results[`${k}_p999_us_at_10k_qps_median`] = medP(name, (r) => r.p999_us);
         results[`${k}_paced_achieved_qps_median`] = medP(name, (r) => r.achieved_qps);
         rows.push(
-          `${mode.padEnd(4)} ${name.padEnd(8)} ${String(Math.round(med(name, (r) => r.qps))).padStart(7)} qps  ` +
+          `${mode.padEnd(4)} ${name.padEnd(11)} ${String(Math.round(med(name, (r) => r.qps))).padStart(7)} qps  ` +
             `${med(name, (r) => r.cpuUsPerQuery).toFixed(1).padStart(5)} us cpu/query  ` +
             `p50 ${medP(name, (r) => r.p50_us)} us  p99 ${medP(name, (r) => r.p99_us)} us  p99.9 ${medP(name, (r) => r.p999_us)} us  ` +
             `(paced ${medP(name, (r) => r.achieved_qps)} qps)`,
@@ -382,6 +395,12 @@ async function main(): Promise<void> {
       results[`${mode}_upstream_headroom_floor_qps_over_best_forwarder`] = round3(
         med('floor', (r) => r.qps) / Math.max(med('dnsgate', (r) => r.qps), med('dnsmasq', (r) => r.qps)),
       );
+      if (TARGETS.includes('forwardonly')) {
+        results[`${mode}_forwardonly_qps_ratio_over_dnsmasq`] = round3(med('forwardonly', (r) => r.qps) / med('dnsmasq', (r) => r.qps));
+        results[`${mode}_learning_cpu_us_per_query`] = round1(med('dnsgate', (r) => r.cpuUsPerQuery) - med('forwardonly', (r) => r.cpuUsPerQuery));
+        summary[`${mode}_forwardonly_cpu_ratio`] = med('dnsmasq', (r) => r.cpuUsPerQuery) / med('forwardonly', (r) => r.cpuUsPerQuery);
+        summary[`${mode}_learning_us`] = results[`${mode}_learning_cpu_us_per_query`] as number;
+      }
       summary[`${mode}_ratio`] = ratio;
       summary[`${mode}_cpu_ratio`] = cpuRatio;
       summary[`${mode}_added_p99`] = addedP99;
@@ -425,7 +444,10 @@ async function main(): Promise<void> {
     );
     for (const r of rows) console.log(r);
     console.log(`dnsgate event-loop delay over the whole run (us): ${JSON.stringify(stats?.eventLoopDelayUs)}`);
-    console.log(`cpu per query dnsmasq/dnsgate: udp ${round3(summary.udp_cpu_ratio!)}, tcp ${round3(summary.tcp_cpu_ratio!)} (above 1: dnsgate spends less)`);
+    console.log(
+      `cpu per query dnsmasq/dnsgate: udp ${round3(summary.udp_cpu_ratio!)} (forwarding only ${round3(summary.udp_forwardonly_cpu_ratio!)}; ` +
+        `learning adds ${summary.udp_learning_us} us/query) (above 1: dnsgate spends less)`,
+    );
     console.log(`tcp qps ratio dnsgate/dnsmasq: ${round3(summary.tcp_ratio!)}${results.tcp_note === undefined ? '' : ' (dnsmasq TCP is broken here, see tcp_note)'}`);
     console.log(`added p99 at ${PACED_QPS} qps: udp ${summary.udp_added_p99} us, tcp ${summary.tcp_added_p99} us (goal <= 250)`);
     console.log(`headline: qps ratio dnsgate/dnsmasq (UDP) = ${headline} (goal >= 1.5)`);
