@@ -23,6 +23,7 @@ import { AgentHttpServer } from './http-server.js';
 import { AgentMetrics } from './metrics.js';
 import { CompiledPolicyView } from './policy-view.js';
 import { Reconciler, type ProgrammedPass } from './reconciler.js';
+import type { AgentSidecar } from './policy-status.js';
 import { NftRedirect } from './redirect.js';
 import { StateStore } from './state-store.js';
 
@@ -37,6 +38,11 @@ export interface AgentDeps {
    * none). The caller loads it first when the datapath must know (eBPF keepAdoptedLearned).
    */
   readonly previous?: CompiledNode | null;
+  /**
+   * Parts started once the source has synced and stopped before it (the Kubernetes source's
+   * leader-elected policy status writer).
+   */
+  readonly sidecars?: readonly AgentSidecar[];
   /** Local pod tracker tuning (tests shorten the poll). */
   readonly tracker?: { pollIntervalMs?: number; debounceMs?: number };
 }
@@ -61,6 +67,8 @@ export class Agent {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly ifindexes = new Map<string, number>();
   private readonly ifnames = new Map<string, string>();
+  private readonly sidecars: readonly AgentSidecar[];
+  private sourceSynced = false;
   private programmedOnce = false;
   private redirected = false;
   private proxyUp = false;
@@ -74,6 +82,7 @@ export class Agent {
     this.config = cfg;
     this.source = deps.source;
     this.datapath = deps.datapath;
+    this.sidecars = deps.sidecars ?? [];
     this.logger = deps.logger ?? pino({ name: 'dnsgate-agent', level: cfg.log.level });
     this.metrics = new AgentMetrics(this.registry, {
       datapath: () => (this.phase === 'running' || this.phase === 'starting' ? this.datapath.counters() : undefined),
@@ -136,6 +145,8 @@ export class Agent {
   }
 
   ready(): { ok: boolean; detail: string } {
+    // Until the first full sync nothing new is programmed: pinned state of a previous run enforces.
+    if (this.phase === 'starting' && !this.sourceSynced) return { ok: false, detail: 'cluster source not synced yet' };
     if (this.phase !== 'running') return { ok: false, detail: this.phase };
     if (!this.programmedOnce) return { ok: false, detail: 'first programming not done' };
     if (!this.proxyUp) return { ok: false, detail: 'DNS proxy not listening' };
@@ -153,7 +164,10 @@ export class Agent {
       log.info({ event: 'http_listening', address: formatHostPort(this.httpAddress) }, `health and metrics on http://${formatHostPort(this.httpAddress)}`);
 
       this.unsubscribe.push(this.datapath.onEvent((e) => this.decisions.record(e)));
+      log.info({ event: 'source_starting' }, 'waiting for the first full sync of the cluster source');
       await this.source.start();
+      this.sourceSynced = true;
+      log.info({ event: 'source_synced' }, 'cluster source synced');
       const state = this.source.snapshot();
       this.reportProblems();
       this.unsubscribe.push(
@@ -182,6 +196,7 @@ export class Agent {
         this.redirected = true;
         log.info({ event: 'redirect_installed', dnsIPs: this.config.dns.clusterDnsIPs, interfaces: this.redirect.interfaces.length }, 'DNS redirection installed');
       }
+      for (const s of this.sidecars) s.start();
       this.phase = 'running';
       log.info({ event: 'ready', endpoints: this.reconciler.applied?.enforced ?? 0, pending: this.reconciler.applied?.pending ?? [] }, 'ready');
     } catch (err) {
@@ -229,6 +244,7 @@ export class Agent {
     await step('dns proxy', () => this.proxy.close());
     this.proxyUp = false;
     await step('tracker', () => this.tracker.stop());
+    for (const s of this.sidecars) await step('policy status', () => s.stop());
     await step('source', () => this.source.stop());
     await step('http', () => this.http.close());
     if (!opts.keepDatapath) await step('datapath', () => this.datapath.close());

@@ -32,7 +32,12 @@ export interface AgentConfig {
   readonly http: { readonly listen: HostPort };
   readonly log: { readonly level: LogLevel; readonly allowSample: number };
   readonly reconcile: { readonly debounceMs: number };
+  /** Kubernetes source only: the Lease electing the policy status writer. */
+  readonly kubernetes: { readonly leaseNamespace: string; readonly leaseName: string };
 }
+
+/** Where the Lease lives when `kubernetes.leaseNamespace` is unset and POD_NAMESPACE is too. */
+export const DEFAULT_LEASE_NAMESPACE = 'dnsgate-system';
 
 /** Flag overrides by dotted field path (`dns.minTTL` -> 5). */
 export type ConfigOverrides = Readonly<Record<string, unknown>>;
@@ -43,6 +48,8 @@ export interface ResolveOptions {
   overrides?: ConfigOverrides;
   /** Reads the resolv.conf nameservers when `dns.upstreams` is empty (tests pass their own). */
   resolvConf?: () => string;
+  /** Environment for defaults taken from it (POD_NAMESPACE); process.env when absent. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Reads and parses a YAML config file; errors name the file. */
@@ -84,6 +91,10 @@ function flatten(value: unknown, origin: string): Map<string, unknown> {
 function knownUnder(prefix: string): string {
   const names = CONFIG_FIELDS.filter((f) => prefix === '' || f.path.startsWith(`${prefix}.`)).map((f) => (prefix === '' ? f.path : f.path.slice(prefix.length + 1)).split('.')[0]!);
   return [...new Set(names)].join(', ');
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -222,5 +233,10 @@ export function resolveAgentConfig(opts: ResolveOptions = {}): AgentConfig {
     http: { listen: http },
     log: { level: get('log.level'), allowSample: get('log.allowSample') },
     reconcile: { debounceMs: get('reconcile.debounceMs') },
+    kubernetes: {
+      // The downward API gives the agent's own namespace, where its RBAC allows Lease writes.
+      leaseNamespace: (checked.get('kubernetes.leaseNamespace') as string | undefined) ?? nonEmpty((opts.env ?? process.env).POD_NAMESPACE) ?? DEFAULT_LEASE_NAMESPACE,
+      leaseName: get('kubernetes.leaseName'),
+    },
   };
 }

@@ -8,6 +8,7 @@ import { Agent } from '../agent/agent.js';
 import { CONFIG_FIELDS } from '../agent/config-fields.js';
 import { readConfigFile, resolveAgentConfig, type AgentConfig, type ConfigOverrides } from '../agent/config.js';
 import { openDatapath } from '../agent/datapath-factory.js';
+import type { AgentSidecar } from '../agent/policy-status.js';
 import { AgentConfigError } from '../agent/errors.js';
 import { removeRedirectTable } from '../agent/redirect.js';
 import { STATE_FILE, StateStore } from '../agent/state-store.js';
@@ -46,14 +47,16 @@ export function agentConfigFrom(opts: Record<string, unknown>): AgentConfig {
 }
 
 /** Manifests given: the standalone file source; otherwise the Kubernetes API. */
-async function sourceFor(config: AgentConfig, log: pino.Logger): Promise<ClusterSource> {
-  if (config.manifests.length > 0) return new FileSource({ paths: [...config.manifests] });
+async function sourceFor(config: AgentConfig, log: pino.Logger): Promise<{ source: ClusterSource; sidecars: AgentSidecar[] }> {
+  if (config.manifests.length > 0) return { source: new FileSource({ paths: [...config.manifests] }), sidecars: [] };
   if (config.nodeName === undefined) throw new AgentConfigError('nodeName', 'required with the Kubernetes API source (no manifests): which pods are this node\'s');
   const { KubeClusterSource, loadKubeConfig } = await import('../sources/kube/index.js');
   const kubeConfig = loadKubeConfig(
     config.kubeconfig !== undefined ? { mode: 'file', path: config.kubeconfig } : process.env.KUBERNETES_SERVICE_HOST ? { mode: 'in-cluster' } : { mode: 'default' },
   );
-  return new KubeClusterSource({ kubeConfig, logger: log.child({ part: 'kube' }) });
+  const source = new KubeClusterSource({ kubeConfig, logger: log.child({ part: 'kube' }) });
+  const { PolicyStatusPublisher } = await import('../agent/policy-status.js');
+  return { source, sidecars: [new PolicyStatusPublisher(source, config, log)] };
 }
 
 async function uninstall(config: AgentConfig, log: pino.Logger): Promise<void> {
@@ -82,9 +85,10 @@ export async function runAgent(opts: Record<string, unknown>): Promise<CommandOu
     return { exitCode: EXIT.ok, stdout: '', stderr: '' };
   }
   let source: ClusterSource;
+  let sidecars: AgentSidecar[];
   let datapath;
   try {
-    source = await sourceFor(config, log);
+    ({ source, sidecars } = await sourceFor(config, log));
   } catch (err) {
     if (err instanceof AgentConfigError) throw new InputError(`invalid agent configuration: ${err.message}`, []);
     log.fatal({ event: 'start_failed', err }, (err as Error).message);
@@ -99,7 +103,7 @@ export async function runAgent(opts: Record<string, unknown>): Promise<CommandOu
     log.fatal({ event: 'start_failed', err }, (err as Error).message);
     return { exitCode: EXIT.internal, stdout: '', stderr: `dnsgate agent: ${(err as Error).message}\n` };
   }
-  const agent = new Agent({ config, source, datapath, logger: log, previous });
+  const agent = new Agent({ config, source, datapath, logger: log, previous, sidecars });
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
