@@ -35,6 +35,18 @@ export interface E2eNodeOptions {
   agent?: Record<string, unknown>;
   /** Harness options beyond state and zone. */
   harness?: Partial<HarnessOptions>;
+  /**
+   * Kubernetes mode: called once the node exists (before the agent starts) to make an API server
+   * reachable from the node namespace; the agent then reads the cluster from it, not from files.
+   */
+  kube?: (h: Harness, dir: string) => Promise<KubeEndpoint>;
+}
+
+/** What the agent needs to reach a Kubernetes API from the node namespace. */
+export interface KubeEndpoint {
+  kubeconfig: string;
+  /** Removes what was made for it (links, listeners); called by destroy(), also on failure. */
+  close(): Promise<void>;
 }
 
 const NODE_V4 = '10.250.255.1';
@@ -43,6 +55,7 @@ const UPSTREAM_V4 = '10.250.53.53';
 
 export class E2eNode {
   private agent: AgentProcess | undefined;
+  private kube: KubeEndpoint | undefined;
   readonly configFile: string;
   readonly bpffs: string;
 
@@ -74,6 +87,7 @@ export class E2eNode {
     });
     const node = new E2eNode(h, state, opts, mkdtempSync(join(tmpdir(), 'dnsgate-e2e-')));
     try {
+      if (opts.kube) node.kube = await opts.kube(h, node.dir);
       await node.startAgent();
       return node;
     } catch (err) {
@@ -85,7 +99,7 @@ export class E2eNode {
   private agentConfig(): Record<string, unknown> {
     const base: Record<string, unknown> = {
       ...(this.opts.nodeName ? { nodeName: this.opts.nodeName } : {}),
-      manifests: this.opts.manifests,
+      ...(this.kube ? { kubeconfig: this.kube.kubeconfig, manifests: [], kubernetes: { leaseNamespace: 'dnsgate-system' } } : { manifests: this.opts.manifests }),
       datapath: 'ebpf',
       dns: {
         listen: [`${NODE_V4}:5353`, `[${NODE_V6}]:5353`],
@@ -152,6 +166,7 @@ export class E2eNode {
       if (existsSync(this.configFile)) await this.uninstall();
     } finally {
       rmSync(this.bpffs, { recursive: true, force: true });
+      await this.kube?.close();
       await this.h.destroy();
       rmSync(this.dir, { recursive: true, force: true });
     }
