@@ -19,7 +19,7 @@ import { ClusterView, type ServiceView } from './cluster-view.js';
 import { type CompileDiagnostic, EndpointIdsExhausted, PrefixMapOverflow } from './diagnostics.js';
 import { DirectionState } from './direction.js';
 import { IdAllocator } from './ids.js';
-import { type SelectedPolicies, orderRules } from './order.js';
+import { type OrderedRule, type SelectedPolicies, orderRules } from './order.js';
 import { PrefixTable } from './prefix-table.js';
 import { SelectionIndex, selects } from './selections.js';
 import { rulePatterns, slotKey } from './slots.js';
@@ -31,6 +31,7 @@ import {
   DEFAULT_MAX_ENDPOINTS,
   DEFAULT_MAX_PREFIXES_PER_FAMILY,
   DEFAULT_MAX_RULES,
+  type DirName,
   type DirectionTable,
   type EndpointConfig,
   FIRST_POLICY_RULE_ID,
@@ -102,6 +103,8 @@ export class Compiler {
   private dirty = new Set<string>();
   /** Endpoint directions with host prefixes to recompute (pod changes elsewhere in the cluster). */
   private stale = new Map<DirectionState, Set<string>>();
+  /** Endpoint directions by shape: local pods with the same rules share one state and table. */
+  private shared = new Map<string, DirectionState>();
   /** Bumped when rule refs or slots change, so result() reuses its copies otherwise. */
   private refsVersion = 0;
   private refsCopy: { version: number; slots: ReadonlyMap<number, FqdnSlot>; rules: ReadonlyMap<number, RuleRef> } | null = null;
@@ -155,6 +158,7 @@ export class Compiler {
       st.ingress = null;
     }
     this.stale = new Map();
+    this.shared = new Map();
     for (const ref of [...this.policies.keys()]) this.unregister(ref);
     for (const p of [...state.clusterNetworkPolicies, ...state.networkPolicies, ...state.applicationNetworkPolicies]) this.register(policyModel(p));
     this.resort();
@@ -254,12 +258,14 @@ export class Compiler {
     const keys = this.dirtyAll ? new Set([...this.endpoints.keys(), ...[...this.view.pods.values()].filter((p) => this.isLocal(p)).map((p) => p.key)]) : this.dirty;
     for (const key of keys) this.compileEndpoint(key);
     for (const [dir, prefixes] of this.stale) {
-      const st = this.endpoints.get(dir.endpoint);
-      if (!st || (st.egress !== dir && st.ingress !== dir)) continue;
+      if (dir.users.size === 0) continue;
       dir.refresh(prefixes);
       const table = dir.table;
       const name = dir.dir;
-      if (st.compiled[name] !== table) st.compiled = { ...st.compiled, [name]: table };
+      for (const user of dir.users) {
+        const st = this.endpoints.get(user);
+        if (st && st[name] === dir && st.compiled[name] !== table) st.compiled = { ...st.compiled, [name]: table };
+      }
     }
     this.stale = new Map();
     this.dirty = new Set();
@@ -376,8 +382,11 @@ export class Compiler {
   private releaseDirections(st: EndpointState, kept?: ReadonlySet<DirectionState>): void {
     for (const dir of [st.egress, st.ingress]) {
       if (!dir || kept?.has(dir)) continue;
+      dir.users.delete(st.compiled.key);
+      if (dir.users.size > 0) continue;
       for (const v of new Set(dir.variants)) this.variants.release(v, dir);
       this.stale.delete(dir);
+      if (this.shared.get(dir.shape) === dir) this.shared.delete(dir.shape);
     }
   }
 
@@ -436,6 +445,15 @@ export class Compiler {
       });
       const implicit = d === 'Ingress' ? [...extraSelf, ...extraNode] : extraSelf;
       const isolated = selected.np.length > 0;
+      const shape = shapeKey(dir, isolated, ordered, variants, implicit);
+      const existing = this.shared.get(shape);
+      if (existing) {
+        // Another local pod with the same rules (or this pod, unchanged): one table serves both.
+        for (const v of new Set(variants)) this.variants.release(v, user);
+        existing.users.add(key);
+        kept.add(existing);
+        return existing;
+      }
       const old = sameId ? before[dir] : null;
       let state: DirectionState | undefined;
       if (old && old.sameShape(isolated, ordered, implicit)) {
@@ -453,14 +471,11 @@ export class Compiler {
             keys.add(k);
           }
         });
-        if (same) {
-          for (const v of new Set(variants)) this.variants.release(v, user);
-          kept.add(old);
-          return old;
-        }
-        if (hostOnly) state = new DirectionState(key, dir, isolated, ordered, variants, implicit, this.maxRules, { from: { state: old, keys } });
+        if (hostOnly && !same) state = new DirectionState(dir, isolated, ordered, variants, implicit, this.maxRules, shape, { from: { state: old, keys } });
       }
-      state ??= new DirectionState(key, dir, isolated, ordered, variants, implicit, this.maxRules, { ...(sameId ? { previous: before.compiled[dir] } : {}) });
+      state ??= new DirectionState(dir, isolated, ordered, variants, implicit, this.maxRules, shape, { ...(sameId ? { previous: before.compiled[dir] } : {}) });
+      state.users.add(key);
+      this.shared.set(shape, state);
       // The variants know their users by the direction state (pod changes are routed to it).
       for (const v of new Set(variants)) {
         v.users.add(state);
@@ -521,7 +536,7 @@ export class Compiler {
         used[6] += count[6];
       }
       endpoints.set(ep.key, out);
-      for (const d of [st.egress, st.ingress]) if (d) diagnostics.push(...d.diagnostics);
+      for (const d of [st.egress, st.ingress]) if (d) diagnostics.push(...d.diagnosticsFor(ep.key));
     }
     if (this.refsCopy?.version !== this.refsVersion) this.refsCopy = { version: this.refsVersion, slots: new Map(this.slots), rules: new Map(this.ruleRefs) };
     return { endpoints, slots: this.refsCopy.slots, rules: this.refsCopy.rules, diagnostics, maxRules: this.maxRules };
@@ -529,6 +544,19 @@ export class Compiler {
 }
 
 const EMPTY = PrefixTable.EMPTY;
+
+/**
+ * Everything a direction's table is built from: the rules in order with what the evaluator's
+ * order and the list builder look at, the content of each (variant), and the implicit addresses.
+ * Equal shapes build equal tables, whichever pod they belong to.
+ */
+function shapeKey(dir: DirName, isolated: boolean, ordered: readonly OrderedRule[], variants: readonly RuleVariant[], implicit: readonly IPAddress[]): string {
+  let k = `${dir}|${isolated}|${implicit.map(formatIP).join(',')}`;
+  ordered.forEach((r, i) => {
+    k += `|${r.tier[0]}${r.action[0]}${r.rank}:${r.policyPos}:${r.evalIdx}:${r.multi ? 1 : 0}:${r.ruleId}:${(variants[i] as RuleVariant).id}:${r.policyRef}`;
+  });
+  return k;
+}
 
 /** The implicitly allowed host addresses of a table (kept by the map-overflow fallback). */
 function implicitOf(t: DirectionTable): IPAddress[] {

@@ -37,11 +37,14 @@ interface TrieNode {
 }
 
 /** A memoised list: stored as is in the table (the shared list of every prefix that has it). */
-type Built = ({ readonly ok: true } & SharedList) | { readonly ok: false; readonly diagnostic: (cidr: string) => CompileDiagnostic };
+/** Why a direction falls back, for the endpoint it is reported for (a state may serve several). */
+type Failure = (endpoint: string) => CompileDiagnostic;
+
+type Built = ({ readonly ok: true } & SharedList) | { readonly ok: false; readonly diagnostic: (cidr: string) => Failure };
 
 class Fallback extends Error {
-  constructor(readonly diagnostic: CompileDiagnostic) {
-    super(diagnostic.message);
+  constructor(readonly failure: Failure) {
+    super('fallback');
   }
 }
 
@@ -81,7 +84,10 @@ function ownItems(own: readonly Own[]): ListItem[] {
 
 export class DirectionState {
   table: DirectionTable;
-  diagnostics: CompileDiagnostic[] = [];
+  /** Set while the table is the fail-closed fallback. */
+  private failureOf: Failure | null = null;
+  /** The endpoints whose direction this is: pods with the same rules share one state and table. */
+  readonly users = new Set<string>();
   private roots: { 4: TrieNode; 6: TrieNode } = { 4: {}, 6: {} };
   /** Host lists by (deepest non-host ancestor, own-items node); non-host lists are not memoised. */
   private memo = new Map<number, Built>();
@@ -90,7 +96,7 @@ export class DirectionState {
    * identity is one number built without allocating (node 0 = the empty list).
    */
   private sigs: { next: number; steps: Map<number, Map<number, number>> } = { next: 1, steps: new Map() };
-  private failed: { key: string; diagnostic: CompileDiagnostic } | null = null;
+  private failed: { key: string; failure: Failure } | null = null;
   private readonly implicitKeys: Set<string>;
 
   /**
@@ -100,13 +106,14 @@ export class DirectionState {
    * the table a fresh build shares unchanged entries with.
    */
   constructor(
-    readonly endpoint: string,
     readonly dir: DirName,
     readonly isolated: boolean,
     readonly ordered: readonly OrderedRule[],
     readonly variants: readonly RuleVariant[],
     readonly implicit: readonly IPAddress[],
     readonly maxRules: number,
+    /** What the state is built from (see Compiler.shapeKey): equal shapes give equal tables. */
+    readonly shape: string,
     init: { readonly previous?: DirectionTable; readonly from?: { readonly state: DirectionState; readonly keys: Iterable<string> } },
   ) {
     this.implicitKeys = new Set(implicit.map((ip) => prefixEntry(hostCidr(ip), IMPLICIT_ALLOW).cidr));
@@ -116,7 +123,7 @@ export class DirectionState {
       this.memo = old.memo;
       this.sigs = old.sigs;
       this.table = old.table;
-      this.diagnostics = old.diagnostics;
+      this.failureOf = old.failureOf;
       this.refresh(init.from.keys);
     } else this.table = this.build(init.previous);
   }
@@ -146,11 +153,11 @@ export class DirectionState {
   private makeList(items: readonly ListItem[], prefix: PrefixInfo): Built {
     const res = buildRuleList(items, prefix.cidr.family);
     // A memoised list serves many prefixes: the diagnostic names the one it is reported for.
-    if (!res.ok) return { ok: false, diagnostic: (cidr) => new AmbiguousFqdnOrder(this.endpoint, this.dir, cidr, res.policies) };
+    if (!res.ok) return { ok: false, diagnostic: (cidr) => (endpoint) => new AmbiguousFqdnOrder(endpoint, this.dir, cidr, res.policies) };
     if (res.rules.length > this.maxRules) {
       const policies = [...new Set(items.map((i) => i.rule.policyRef))];
       const count = res.rules.length;
-      return { ok: false, diagnostic: (cidr) => new RuleListOverflow(this.endpoint, this.dir, cidr, count, this.maxRules, policies) };
+      return { ok: false, diagnostic: (cidr) => (endpoint) => new RuleListOverflow(endpoint, this.dir, cidr, count, this.maxRules, policies) };
     }
     return { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
   }
@@ -166,14 +173,19 @@ export class DirectionState {
   }
 
   /** The diagnostic of the first-sorting failed prefix since the last reset (a method: TS narrows fields). */
-  private failure(): CompileDiagnostic | undefined {
-    return this.failed?.diagnostic;
+  private failure(): Failure | undefined {
+    return this.failed?.failure;
+  }
+
+  /** What made the direction fall back, as reported for one of its endpoints. */
+  diagnosticsFor(endpoint: string): CompileDiagnostic[] {
+    return this.failureOf ? [this.failureOf(endpoint)] : [];
   }
 
   private entry(prefix: PrefixInfo, built: Built, previous: PrefixTable | undefined): Stored {
     if (!built.ok) {
       // Report the failing prefix that sorts first, so the diagnostic does not depend on history.
-      if (!this.failed || prefix.key < this.failed.key) this.failed = { key: prefix.key, diagnostic: built.diagnostic(prefix.key) };
+      if (!this.failed || prefix.key < this.failed.key) this.failed = { key: prefix.key, failure: built.diagnostic(prefix.key) };
       return built as unknown as Stored;
     }
     const old = previous?.stored(prefix.key);
@@ -265,7 +277,7 @@ export class DirectionState {
       }
       const failed = this.failure();
       if (failed) throw new Fallback(failed);
-      this.diagnostics = [];
+      this.failureOf = null;
       if (!prev) return { isolated: this.isolated, prefixes: PrefixTable.of(out), fallback: false };
       const changes = new Map<string, Stored | null>();
       for (const [k, e] of out) if (prev.stored(k) !== e) changes.set(k, e);
@@ -273,7 +285,7 @@ export class DirectionState {
       return { isolated: this.isolated, prefixes: prev.with(changes), fallback: false };
     } catch (err) {
       if (!(err instanceof Fallback)) throw err;
-      this.diagnostics = [err.diagnostic];
+      this.failureOf = err.failure;
       return fallbackTable({ isolated: this.isolated, implicit: this.implicit });
     }
   }

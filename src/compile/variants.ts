@@ -135,7 +135,11 @@ function namedMatches(pod: PodEntry, p: NamedPort): PodNamedPort[] {
   return findNamedPorts(pod, p.name).filter((np) => p.protocol === null || p.protocol === np.protocol);
 }
 
+let nextVariantId = 1;
+
 export class RuleVariant {
+  /** A short identity (table shapes name variants by it). */
+  readonly id = nextVariantId++;
   /** Every prefix the variant contributes at, static and host, merged. */
   readonly entries = new Map<string, Slice>();
   /** The pod-independent part (CIDRs, nodes, default routes). */

@@ -173,6 +173,30 @@ describe('diff and incremental recompiles', () => {
     expect(diff(null, a).prefixesUpsert.length).toBeGreaterThan(0);
   });
 
+  it('replicas with the same rules share one table until a policy tells them apart', () => {
+    const replica = (name: string, tier: string): string => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: a, labels: {app: client, tier: ${tier}}}
+spec: {nodeName: n0, containers: [{name: c}]}
+status: {podIP: 10.1.0.${name === 'r1' ? 11 : 12}}`;
+    const s = state(`${egressNp('{podSelector: {matchLabels: {app: server}}}', ', ports: [{port: 80}]')}\n---\n${replica('r1', 'front')}\n---\n${replica('r2', 'back')}`);
+    const c = new Compiler(s, ALL, { mode: 'standard' });
+    const a = c.result();
+    expect(a.endpoints.get('a/r1')?.egress).toBe(a.endpoints.get('a/r2')?.egress);
+    // A new server pod lands in the shared table of both.
+    c.upsertPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 's2', namespace: 'a', labels: { app: 'server' } }, spec: { nodeName: 'n1', containers: [{ name: 'c' }] }, status: { podIP: '10.1.0.30' } });
+    const b = c.result();
+    for (const r of ['a/r1', 'a/r2']) expect(b.endpoints.get(r)?.egress.prefixes.get('10.1.0.30/32')?.rules.map((x) => x.portLo)).toEqual([80]);
+    expect(diff(a, b).prefixesUpsert.map((p) => `${p.endpoint} ${p.cidr}`).sort()).toEqual(['a/client 10.1.0.30/32', 'a/r1 10.1.0.30/32', 'a/r2 10.1.0.30/32']);
+    // A policy for tier front only: r1's table is its own now, r2 keeps the old one.
+    const np = s.networkPolicies[0] as NetworkPolicy;
+    c.upsertPolicy({ ...np, metadata: { name: 'only-x', namespace: 'a' }, spec: { ...np.spec, podSelector: { matchLabels: { tier: 'front' } }, egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] } });
+    const d = c.result();
+    expect(d.endpoints.get('a/r1')?.egress).not.toBe(d.endpoints.get('a/r2')?.egress);
+    expect(d.endpoints.get('a/r2')?.egress).toBe(b.endpoints.get('a/r2')?.egress);
+    expect(d.endpoints.get('a/r1')?.egress.prefixes.get('0.0.0.0/0')?.rules.map((x) => [x.proto, x.portLo])).toEqual([[17, 53]]);
+  });
+
   it('after pod and policy changes, the incremental result still equals the evaluator (generated)', () => {
     fc.assert(
       fc.property(
