@@ -105,6 +105,13 @@ export class Compiler {
   private stale = new Map<DirectionState, Set<string>>();
   /** Endpoint directions by shape: local pods with the same rules share one state and table. */
   private shared = new Map<string, DirectionState>();
+  /**
+   * Directions no pod uses any more, kept current (oldest first) for a while: a replaced pod's
+   * successor usually has the same rules (a rollout, a restart) and takes the table over as is.
+   */
+  private idle = new Set<DirectionState>();
+  /** Host prefixes pending in idle directions, applied if one is taken over. */
+  private idleStale = new Map<DirectionState, Set<string>>();
   /** Bumped when rule refs or slots change, so result() reuses its copies otherwise. */
   private refsVersion = 0;
   private refsCopy: { version: number; slots: ReadonlyMap<number, FqdnSlot>; rules: ReadonlyMap<number, RuleRef> } | null = null;
@@ -159,6 +166,8 @@ export class Compiler {
     }
     this.stale = new Map();
     this.shared = new Map();
+    this.idle = new Set();
+    this.idleStale = new Map();
     for (const ref of [...this.policies.keys()]) this.unregister(ref);
     for (const p of [...state.clusterNetworkPolicies, ...state.networkPolicies, ...state.applicationNetworkPolicies]) this.register(policyModel(p));
     this.resort();
@@ -218,9 +227,7 @@ export class Compiler {
     for (const [variant, keys] of changed) {
       for (const user of variant.users) {
         const dir = user as DirectionState;
-        let set = this.stale.get(dir);
-        if (!set) this.stale.set(dir, (set = new Set()));
-        for (const k of keys) set.add(k);
+        addAll(this.idle.has(dir) ? this.idleStale : this.stale, dir, keys);
       }
     }
   }
@@ -258,7 +265,10 @@ export class Compiler {
     const keys = this.dirtyAll ? new Set([...this.endpoints.keys(), ...[...this.view.pods.values()].filter((p) => this.isLocal(p)).map((p) => p.key)]) : this.dirty;
     for (const key of keys) this.compileEndpoint(key);
     for (const [dir, prefixes] of this.stale) {
-      if (dir.users.size === 0) continue;
+      if (dir.users.size === 0) {
+        if (this.idle.has(dir)) addAll(this.idleStale, dir, prefixes);
+        continue;
+      }
       dir.refresh(prefixes);
       const table = dir.table;
       const name = dir.dir;
@@ -384,10 +394,27 @@ export class Compiler {
       if (!dir || kept?.has(dir)) continue;
       dir.users.delete(st.compiled.key);
       if (dir.users.size > 0) continue;
-      for (const v of new Set(dir.variants)) this.variants.release(v, dir);
+      if (this.shared.get(dir.shape) !== dir) {
+        this.dropDirection(dir);
+        continue;
+      }
+      this.idle.add(dir);
+      const pending = this.stale.get(dir);
       this.stale.delete(dir);
-      if (this.shared.get(dir.shape) === dir) this.shared.delete(dir.shape);
+      if (pending) addAll(this.idleStale, dir, pending);
+      for (const old of this.idle) {
+        if (this.idle.size <= IDLE_DIRECTIONS) break;
+        this.dropDirection(old);
+      }
     }
+  }
+
+  private dropDirection(dir: DirectionState): void {
+    this.idle.delete(dir);
+    this.idleStale.delete(dir);
+    this.stale.delete(dir);
+    for (const v of new Set(dir.variants)) this.variants.release(v, dir);
+    if (this.shared.get(dir.shape) === dir) this.shared.delete(dir.shape);
   }
 
   private compileEndpoint(key: string): void {
@@ -450,6 +477,11 @@ export class Compiler {
       if (existing) {
         // Another local pod with the same rules (or this pod, unchanged): one table serves both.
         for (const v of new Set(variants)) this.variants.release(v, user);
+        if (this.idle.delete(existing)) {
+          const pending = this.idleStale.get(existing);
+          this.idleStale.delete(existing);
+          if (pending) addAll(this.stale, existing, pending);
+        }
         existing.users.add(key);
         kept.add(existing);
         return existing;
@@ -544,6 +576,15 @@ export class Compiler {
 }
 
 const EMPTY = PrefixTable.EMPTY;
+
+/** How many unused directions are kept for a successor pod (each holds its table). */
+const IDLE_DIRECTIONS = 16;
+
+function addAll<K>(m: Map<K, Set<string>>, k: K, keys: Iterable<string>): void {
+  let set = m.get(k);
+  if (!set) m.set(k, (set = new Set()));
+  for (const x of keys) set.add(x);
+}
 
 /**
  * Everything a direction's table is built from: the rules in order with what the evaluator's

@@ -95,7 +95,7 @@ export class DirectionState {
    * Own-item lists of host prefixes as nodes of a trie of (position, box set) steps, so a list's
    * identity is one number built without allocating (node 0 = the empty list).
    */
-  private sigs: { next: number; steps: Map<number, Map<number, number>> } = { next: 1, steps: new Map() };
+  private sigs: { next: number; pairs: Map<number, number>; steps: Map<number, number> } = { next: 1, pairs: new Map(), steps: new Map() };
   private failed: { key: string; failure: Failure } | null = null;
   private readonly implicitKeys: Set<string>;
 
@@ -141,12 +141,18 @@ export class DirectionState {
     });
   }
 
-  private step(node: number, pos: number, set: number): number {
-    let m = this.sigs.steps.get(node);
-    if (!m) this.sigs.steps.set(node, (m = new Map()));
+  /** The id of a (position, box set) step: small, so a trie edge is one numeric map key. */
+  private pair(pos: number, set: number): number {
     const code = pos * 0x80000000 + set;
-    let n = m.get(code);
-    if (n === undefined) m.set(code, (n = this.sigs.next++));
+    let p = this.sigs.pairs.get(code);
+    if (p === undefined) this.sigs.pairs.set(code, (p = this.sigs.pairs.size + 1));
+    return p;
+  }
+
+  private step(node: number, pair: number): number {
+    const code = node * 0x100000 + pair;
+    let n = this.sigs.steps.get(code);
+    if (n === undefined) this.sigs.steps.set(code, (n = this.sigs.next++));
     return n;
   }
 
@@ -206,7 +212,7 @@ export class DirectionState {
 
   private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: PrefixTable | undefined): Stored {
     let sig = 0;
-    for (const o of own) sig = this.step(sig, o.rule.pos, o.set.id);
+    for (const o of own) sig = this.step(sig, this.pair(o.rule.pos, o.set.id));
     return this.entry(prefix, this.hostList(prefix, sig, () => own), previous);
   }
 
@@ -235,11 +241,18 @@ export class DirectionState {
       const nonHost = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
       for (let i = 0; i < this.ordered.length; i++) {
         const rule = this.ordered[i] as OrderedRule;
+        // Most entries of a variant share one box set: its step id is looked up once per run.
+        let lastSet: BoxSet | null = null;
+        let pair = 0;
         for (const [k, slice] of (this.variants[i] as RuleVariant).entries) {
           if (slice.prefix.host) {
+            if (slice.set !== lastSet) {
+              lastSet = slice.set;
+              pair = this.pair(rule.pos, slice.set.id);
+            }
             const cur = hostSig.get(k);
             if (cur === undefined) hostPrefix.set(k, slice.prefix);
-            hostSig.set(k, this.step(cur ?? 0, rule.pos, slice.set.id));
+            hostSig.set(k, this.step(cur ?? 0, pair));
           } else {
             const e = nonHost.get(k);
             if (e) e.own.push({ rule, set: slice.set });
