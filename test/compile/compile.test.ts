@@ -3,7 +3,7 @@
 // diff minimality, and incremental recompiles agreeing with the evaluator.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NetworkPolicy } from '../../src/api/types.js';
+import type { ClusterState, NetworkPolicy, Pod } from '../../src/api/types.js';
 import { Compiler, DEFAULT_MAX_RULES, LearnedSet, RESERVED_RULE_ID, RuleListOverflow, compile, diff, diffSize, interpret, slotsForLearned } from '../../src/compile/index.js';
 import { MAX_RULES } from '../../src/datapath/ebpf/layout.js';
 import { stateFromYaml } from '../policy/support/state.js';
@@ -195,6 +195,28 @@ status: {podIP: 10.1.0.${name === 'r1' ? 11 : 12}}`;
     expect(d.endpoints.get('a/r1')?.egress).not.toBe(d.endpoints.get('a/r2')?.egress);
     expect(d.endpoints.get('a/r2')?.egress).toBe(b.endpoints.get('a/r2')?.egress);
     expect(d.endpoints.get('a/r1')?.egress.prefixes.get('0.0.0.0/0')?.rules.map((x) => [x.proto, x.portLo])).toEqual([[17, 53]]);
+  });
+
+  it('a successor pod with the same rules takes over its predecessor’s table, with the changes made meanwhile', () => {
+    const pod = (name: string, ip: string, app: string, nodeName = 'n0'): Pod => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'a', labels: { app } }, spec: { nodeName, containers: [{ name: 'c' }] }, status: { podIP: ip },
+    });
+    const s = state(egressNp('{podSelector: {matchLabels: {app: server}}}', ', ports: [{port: 80}]'));
+    const c = new Compiler(s, ALL, { mode: 'standard' });
+    const before = c.result().endpoints.get(client)?.egress;
+    c.removePod(client);
+    c.result();
+    // While no pod has those rules, a new server appears; then the client comes back under a new name.
+    c.upsertPod(pod('server2', '10.1.0.40', 'server', 'n1'));
+    c.result();
+    c.upsertPod(pod('client2', '10.1.0.41', 'client'));
+    const node = c.result();
+    const after = node.endpoints.get('a/client2')?.egress;
+    expect(after?.prefixes.get('10.1.0.40/32')?.rules.map((r) => r.portLo)).toEqual([80]);
+    expect(after?.prefixes.get('10.1.0.2/32')).toEqual(before?.prefixes.get('10.1.0.2/32'));
+    const fresh = compile({ ...s, pods: [...s.pods.filter((p) => p.metadata.name !== 'client'), pod('server2', '10.1.0.40', 'server', 'n1'), pod('client2', '10.1.0.41', 'client')] }, ALL, { mode: 'standard' });
+    const keys = (t: typeof after): string[] => [...(t?.prefixes ?? new Map())].map(([k, v]) => `${k} ${v.key}`).sort();
+    expect(keys(after)).toEqual(keys(fresh.endpoints.get('a/client2')?.egress));
   });
 
   it('after pod and policy changes, the incremental result still equals the evaluator (generated)', () => {
