@@ -498,9 +498,9 @@ export class Compiler {
           const was = old.variants[i] as RuleVariant;
           if (v === was) return;
           same = false;
-          for (const x of [was, v]) for (const [k, slice] of x.entries) {
-            if (!slice.prefix.host) hostOnly = false;
-            keys.add(k);
+          for (const x of [was, v]) {
+            if (x.cidrs.size > 0) hostOnly = false;
+            for (const k of x.entries.keys()) keys.add(k);
           }
         });
         if (hostOnly && !same) state = new DirectionState(dir, isolated, ordered, variants, implicit, this.maxRules, shape, { from: { state: old, keys } });

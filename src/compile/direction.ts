@@ -8,7 +8,7 @@
 // memoised on (ancestor, own items), so the thousands of /32s that see the same rules cost one
 // list build. A pod change recomputes just the host prefixes it touched. Overflow or an
 // inexpressible order replaces the whole direction with the fail-closed fallback.
-import type { IPAddress } from '../policy/ip.js';
+import { type IPAddress, parseIP } from '../policy/ip.js';
 import { hostCidr } from '../policy/cidr.js';
 import { AmbiguousFqdnOrder, type CompileDiagnostic, RuleListOverflow } from './diagnostics.js';
 import type { OrderedRule } from './order.js';
@@ -16,7 +16,7 @@ import { PrefixTable, type SharedList, type Stored } from './prefix-table.js';
 import { type ListItem, buildRuleList, ruleListKey } from './rule-list.js';
 import { IMPLICIT_ALLOW, fallbackTable, prefixEntry } from './tables.js';
 import type { DirName, DirectionTable } from './types.js';
-import type { BoxSet, PrefixInfo, RuleVariant } from './variants.js';
+import { type BoxSet, type PrefixInfo, type RuleVariant, isHostKey, v4OfKey } from './variants.js';
 
 interface Own {
   readonly rule: OrderedRule;
@@ -156,8 +156,8 @@ export class DirectionState {
     return n;
   }
 
-  private makeList(items: readonly ListItem[], prefix: PrefixInfo): Built {
-    const res = buildRuleList(items, prefix.cidr.family);
+  private makeList(items: readonly ListItem[], family: 4 | 6): Built {
+    const res = buildRuleList(items, family);
     // A memoised list serves many prefixes: the diagnostic names the one it is reported for.
     if (!res.ok) return { ok: false, diagnostic: (cidr) => (endpoint) => new AmbiguousFqdnOrder(endpoint, this.dir, cidr, res.policies) };
     if (res.rules.length > this.maxRules) {
@@ -168,13 +168,14 @@ export class DirectionState {
     return { ok: true, rules: res.rules, key: ruleListKey(res.rules) };
   }
 
-  /** The list of a host prefix whose own items are trie node `sig`. */
-  private hostList(prefix: PrefixInfo, sig: number, own: () => readonly Own[]): Built {
-    const anc = this.deepest(prefix);
+  /** The list of host prefix `cidr` whose own items are trie node `sig`. */
+  private hostList(cidr: string, sig: number, own: () => readonly Own[]): Built {
+    const family = cidr.includes(':') ? 6 : 4;
+    const anc = this.deepest(cidr, family);
     // Ancestor ids are unique per table; no ancestor is -3 (IPv4) or -4 (IPv6).
-    const key = (anc ? anc.id : -prefix.cidr.family / 2 - 1) * 0x4000000 + sig;
+    const key = (anc ? anc.id : -family / 2 - 1) * 0x4000000 + sig;
     let b = this.memo.get(key);
-    if (!b) this.memo.set(key, (b = this.makeList(mergeItems(anc?.items ?? [], ownItems(own())), prefix)));
+    if (!b) this.memo.set(key, (b = this.makeList(mergeItems(anc?.items ?? [], ownItems(own())), family)));
     return b;
   }
 
@@ -188,46 +189,53 @@ export class DirectionState {
     return this.failureOf ? [this.failureOf(endpoint)] : [];
   }
 
-  private entry(prefix: PrefixInfo, built: Built, previous: PrefixTable | undefined): Stored {
+  private entry(cidr: string, built: Built, previous: PrefixTable | undefined): Stored {
     if (!built.ok) {
       // Report the failing prefix that sorts first, so the diagnostic does not depend on history.
-      if (!this.failed || prefix.key < this.failed.key) this.failed = { key: prefix.key, failure: built.diagnostic(prefix.key) };
+      if (!this.failed || cidr < this.failed.key) this.failed = { key: cidr, failure: built.diagnostic(cidr) };
       return built as unknown as Stored;
     }
-    const old = previous?.stored(prefix.key);
+    const old = previous?.stored(cidr);
     if (old && old.key === built.key) return old;
     return built;
   }
 
-  private deepest(p: PrefixInfo): NonHost | undefined {
-    let node: TrieNode | undefined = this.roots[p.cidr.family];
+  /** The deepest non-host prefix containing host prefix `cidr` (read from its key). */
+  private deepest(cidr: string, family: 4 | 6): NonHost | undefined {
+    let node: TrieNode | undefined = this.roots[family];
     let best = node.n;
-    for (let i = 0; i < p.cidr.prefixLength; i++) {
-      node = bit(p, i) === 0 ? node.c0 : node.c1;
+    if (family === 4) {
+      const v = v4OfKey(cidr);
+      for (let i = 0; i < 32; i++) {
+        node = ((v >>> (31 - i)) & 1) === 0 ? node.c0 : node.c1;
+        if (!node) break;
+        if (node.n) best = node.n;
+      }
+      return best;
+    }
+    const v = parseIP(cidr.slice(0, cidr.lastIndexOf('/'))).value;
+    for (let i = 0; i < 128; i++) {
+      node = ((v >> BigInt(127 - i)) & 1n) === 0n ? node.c0 : node.c1;
       if (!node) break;
       if (node.n) best = node.n;
     }
     return best;
   }
 
-  private hostEntry(prefix: PrefixInfo, own: readonly Own[], previous: PrefixTable | undefined): Stored {
+  private hostEntry(cidr: string, own: readonly Own[], previous: PrefixTable | undefined): Stored {
     let sig = 0;
     for (const o of own) sig = this.step(sig, this.pair(o.rule.pos, o.set.id));
-    return this.entry(prefix, this.hostList(prefix, sig, () => own), previous);
+    return this.entry(cidr, this.hostList(cidr, sig, () => own), previous);
   }
 
   /** The contributions at one prefix, in position order. */
-  private ownAt(key: string): { prefix: PrefixInfo | undefined; own: Own[] } {
+  private ownAt(key: string): Own[] {
     const own: Own[] = [];
-    let prefix: PrefixInfo | undefined;
     for (let i = 0; i < this.ordered.length; i++) {
-      const s = (this.variants[i] as RuleVariant).entries.get(key);
-      if (s) {
-        own.push({ rule: this.ordered[i] as OrderedRule, set: s.set });
-        prefix = s.prefix;
-      }
+      const set = (this.variants[i] as RuleVariant).entries.get(key);
+      if (set) own.push({ rule: this.ordered[i] as OrderedRule, set });
     }
-    return { prefix, own };
+    return own;
   }
 
   private build(previous: DirectionTable | undefined): DirectionTable {
@@ -237,26 +245,24 @@ export class DirectionState {
       // Host prefixes are many and mostly alike: first only their own-item signatures (positions
       // and box sets), items are gathered for the prefixes whose list is not memoised yet.
       const hostSig = new Map<string, number>();
-      const hostPrefix = new Map<string, PrefixInfo>();
       const nonHost = new Map<string, { prefix: PrefixInfo; own: Own[] }>();
       for (let i = 0; i < this.ordered.length; i++) {
         const rule = this.ordered[i] as OrderedRule;
         // Most entries of a variant share one box set: its step id is looked up once per run.
         let lastSet: BoxSet | null = null;
         let pair = 0;
-        for (const [k, slice] of (this.variants[i] as RuleVariant).entries) {
-          if (slice.prefix.host) {
-            if (slice.set !== lastSet) {
-              lastSet = slice.set;
-              pair = this.pair(rule.pos, slice.set.id);
+        const variant = this.variants[i] as RuleVariant;
+        for (const [k, set] of variant.entries) {
+          if (isHostKey(k)) {
+            if (set !== lastSet) {
+              lastSet = set;
+              pair = this.pair(rule.pos, set.id);
             }
-            const cur = hostSig.get(k);
-            if (cur === undefined) hostPrefix.set(k, slice.prefix);
-            hostSig.set(k, this.step(cur ?? 0, pair));
+            hostSig.set(k, this.step(hostSig.get(k) ?? 0, pair));
           } else {
             const e = nonHost.get(k);
-            if (e) e.own.push({ rule, set: slice.set });
-            else nonHost.set(k, { prefix: slice.prefix, own: [{ rule, set: slice.set }] });
+            if (e) e.own.push({ rule, set });
+            else nonHost.set(k, { prefix: variant.cidrs.get(k) as PrefixInfo, own: [{ rule, set }] });
           }
         }
       }
@@ -276,12 +282,11 @@ export class DirectionState {
         const items = mergeItems(parent?.items ?? [], ownItems(e.own));
         const n: NonHost = { id: ++id, prefix: e.prefix, items };
         node.n = n;
-        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix, this.makeList(items, e.prefix), prev));
+        if (!this.implicitKeys.has(e.prefix.key)) out.set(e.prefix.key, this.entry(e.prefix.key, this.makeList(items, e.prefix.cidr.family), prev));
       }
       for (const [k, sig] of hostSig) {
         if (this.implicitKeys.has(k)) continue;
-        const prefix = hostPrefix.get(k) as PrefixInfo;
-        out.set(k, this.entry(prefix, this.hostList(prefix, sig, () => this.ownAt(k).own), prev));
+        out.set(k, this.entry(k, this.hostList(k, sig, () => this.ownAt(k)), prev));
       }
       for (const ip of this.implicit) {
         const e = prefixEntry(hostCidr(ip), IMPLICIT_ALLOW);
@@ -315,17 +320,17 @@ export class DirectionState {
     try {
       for (const k of keys) {
         if (this.implicitKeys.has(k) || changes.has(k)) continue;
-        const { prefix, own } = this.ownAt(k);
-        if (!prefix) {
+        const own = this.ownAt(k);
+        if (own.length === 0) {
           if (prev.has(k)) changes.set(k, null);
           continue;
         }
-        if (!prefix.host) {
+        if (!isHostKey(k)) {
           // Only host prefixes follow pods; anything else means the whole table is stale.
           this.table = this.build(this.table);
           return;
         }
-        changes.set(k, this.hostEntry(prefix, own, prev));
+        changes.set(k, this.hostEntry(k, own, prev));
         if (this.failure()) {
           // Which prefix the diagnostic names must not depend on the order of changes.
           this.table = this.build(this.table);

@@ -40,10 +40,24 @@ export interface BoxSet {
   readonly boxes: readonly Box[];
 }
 
-/** One variant's contribution at one prefix. */
-export interface Slice {
-  readonly prefix: PrefixInfo;
-  readonly set: BoxSet;
+/** Whether a prefix key ("addr/len") is a host prefix (/32, /128): those follow pods and Services. */
+export function isHostKey(key: string): boolean {
+  return key.includes(':') ? key.endsWith('/128') : key.endsWith('/32');
+}
+
+/** The IPv4 address of a host key as a number, without allocating. */
+export function v4OfKey(key: string): number {
+  let value = 0;
+  let part = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 46 || c === 47) {
+      value = value * 256 + part;
+      part = 0;
+      if (c === 47) break;
+    } else part = part * 10 + (c - 48);
+  }
+  return value;
 }
 
 export const ALL_V4: Cidr = parseCidr('0.0.0.0/0');
@@ -62,10 +76,6 @@ export function prefixInfo(cidr: Cidr): PrefixInfo {
   };
 }
 
-function hostInfo(ip: IPAddress): PrefixInfo {
-  const addr = ipKey(ip);
-  return { key: `${addr}/${familyBits(ip.family)}`, cidr: hostCidr(ip), addr, v4: ip.family === 4 ? Number(ip.value) : 0, host: true };
-}
 
 function boxOrder(a: Box, b: Box): number {
   return a.slot - b.slot || a.proto - b.proto || a.lo - b.lo || a.hi - b.hi;
@@ -140,10 +150,16 @@ let nextVariantId = 1;
 export class RuleVariant {
   /** A short identity (table shapes name variants by it). */
   readonly id = nextVariantId++;
-  /** Every prefix the variant contributes at, static and host, merged. */
-  readonly entries = new Map<string, Slice>();
+  /**
+   * Every prefix the variant contributes at (static and host, merged) and its boxes. Host
+   * prefixes are only keys (the table builder reads their address from the key): a node holds
+   * tens of thousands of them.
+   */
+  readonly entries = new Map<string, BoxSet>();
   /** The pod-independent part (CIDRs, nodes, default routes). */
-  readonly staticPart = new Map<string, Slice>();
+  readonly staticPart = new Map<string, BoxSet>();
+  /** The non-host prefixes among the entries. */
+  readonly cidrs = new Map<string, PrefixInfo>();
   readonly staticBoxes: Box[] = [];
   readonly named: NamedPort[] = [];
   readonly selections: Selection[] = [];
@@ -245,9 +261,10 @@ export class RuleVariant {
       }
     }
     for (const [k, v] of acc) {
-      const slice = { prefix: v.prefix, set: boxes.intern(v.boxes) };
-      this.staticPart.set(k, slice);
-      this.entries.set(k, slice);
+      const set = boxes.intern(v.boxes);
+      this.staticPart.set(k, set);
+      this.entries.set(k, set);
+      if (!v.prefix.host) this.cidrs.set(k, v.prefix);
     }
     // Host prefixes: the addresses of selected pods, of pods with a named port, of Services.
     const hosts = new Map<string, IPAddress>();
@@ -275,20 +292,21 @@ export class RuleVariant {
    * be the address object of the pod or Service that holds it, or any equal address.
    */
   refreshHost(ip: IPAddress, view: ClusterView, boxes: BoxInterner): string | null {
-    const info = hostInfo(ip);
-    const found = this.hostBoxes(info.addr, ip, view);
-    const st = this.staticPart.get(info.key);
-    if (st) found.push(...st.set.boxes);
-    const before = this.entries.get(info.key);
+    const addr = ipKey(ip);
+    const key = `${addr}/${familyBits(ip.family)}`;
+    const found = this.hostBoxes(addr, ip, view);
+    const st = this.staticPart.get(key);
+    if (st) found.push(...st.boxes);
+    const before = this.entries.get(key);
     if (found.length === 0) {
       if (!before) return null;
-      this.entries.delete(info.key);
-      return info.key;
+      this.entries.delete(key);
+      return key;
     }
     const set = boxes.intern(found);
-    if (before && before.set === set) return null;
-    this.entries.set(info.key, { prefix: before?.prefix ?? info, set });
-    return info.key;
+    if (before === set) return null;
+    this.entries.set(key, set);
+    return key;
   }
 
   /** The pod- and Service-dependent boxes at one host address. */
