@@ -163,6 +163,22 @@ for (let k = 0; k < 40; k++) {
   policyDiffs.push(diffSize(d));
   current = next;
 }
+// One EndpointSlice changed (a backend replaced), back and forth: no goal of its own, it shows the
+// Service path costs about what a pod change does instead of a full recompile.
+const sliceTimes: number[] = [];
+for (let k = 0; k < 40; k++) {
+  const slice = state.endpointSlices[randomInt(rnd, 0, SERVICES - 1)];
+  if (!slice) continue;
+  const edited = { ...slice, endpoints: [...slice.endpoints.slice(1), { addresses: [ip(65536 + randomInt(rnd, 0, PODS - 1))] }] };
+  for (const s of [edited, slice]) {
+    const t = process.hrtime.bigint();
+    live.upsertEndpointSlice(s);
+    const next = live.result();
+    diff(current, next);
+    sliceTimes.push(ms(t));
+    current = next;
+  }
+}
 const rssPeak = Math.max(rssAfterFull, process.memoryUsage().rss);
 
 const full = median(fullTimes);
@@ -188,6 +204,7 @@ report({
     podChangeDiffEntries: { median: median(podDiffs), max: Math.max(...podDiffs) },
     policyChangeMs: { median: policyMedian, p90: percentile(policyTimes, 90), max: Math.max(...policyTimes) },
     policyChangeDiffEntries: { median: median(policyDiffs), max: Math.max(...policyDiffs) },
+    sliceChangeMs: { median: median(sliceTimes), p90: percentile(sliceTimes, 90), max: Math.max(...sliceTimes) },
     rssBeforeMB: rssBefore / 1024 / 1024, rssAfterFullMB: rssAfterFull / 1024 / 1024, rssPeakMB: rssMB,
   },
   rows: [
@@ -196,6 +213,7 @@ report({
     { label: 'pod change ms median / p90 / max', value: `${median(podTimes).toFixed(2)} / ${percentile(podTimes, 90).toFixed(2)} / ${Math.max(...podTimes).toFixed(2)}` },
     { label: 'pod change median ms: local add / remote add / remove', value: `${kindMedians.localAdd.toFixed(2)} / ${kindMedians.remoteAdd.toFixed(2)} / ${kindMedians.remove.toFixed(2)}` },
     { label: 'policy change ms median / p90 / max', value: `${policyMedian.toFixed(2)} / ${percentile(policyTimes, 90).toFixed(2)} / ${Math.max(...policyTimes).toFixed(2)}` },
+    { label: 'EndpointSlice change ms median / p90 (no goal)', value: `${median(sliceTimes).toFixed(2)} / ${percentile(sliceTimes, 90).toFixed(2)}` },
     { label: 'diff entries per pod / policy change (median)', value: `${median(podDiffs)} / ${median(policyDiffs)}` },
     { label: 'RSS MB peak', value: rssMB.toFixed(0) },
   ],

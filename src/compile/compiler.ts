@@ -1,6 +1,16 @@
-// The incremental compiler: cluster state + local pods -> CompiledNode. It keeps its indexes
-// between calls (pod selections per peer, each egress rule's contributions, per-endpoint policy
-// sets) so that one pod or one policy changing recompiles only the endpoints it can affect.
+// The incremental compiler: cluster state + local pods -> CompiledNode. What it keeps between calls:
+// - ClusterView (cluster-view.ts): pods by key, IP, namespace and named port; Services with their
+//   slices and cached backends.
+// - SelectionIndex (selections.ts): each distinct pod selection once, members kept current.
+// - VariantRegistry (variants.ts): each distinct rule content once, as prefixes with boxes, shared
+//   by every endpoint direction using it; a pod, Service or slice change recomputes only the host
+//   prefixes (pod /32s, ClusterIPs) it touches, in the variants it can affect.
+// - DirectionState (direction.ts): per distinct endpoint direction (pods with the same rules share
+//   one), its trie of CIDR ancestors, memoised rule lists and a versioned PrefixTable; changed host
+//   prefixes are recomputed alone, an edited policy recomputes where its changed rules contribute.
+// So a pod change costs its own endpoint (if local) plus a few prefixes elsewhere, and a policy
+// change costs the endpoints it selects, mostly only where its rules changed. Nodes changing (or a
+// resync) go through replaceState: a full compile whose tables are diffed against the last ones.
 import type { ClusterNetworkPolicy, ClusterState, EndpointSlice, Namespace, Pod, PolicyObject, Service } from '../api/types.js';
 import { objectRef } from '../api/types.js';
 import type { PodEntry } from '../policy/cluster-index.js';
