@@ -3,7 +3,7 @@
 // builds the same PodEntry/NodeEntry values as src/policy's ClusterIndex (the differential tests
 // hold the two to the same answers); ClusterIndex itself is immutable, hence this mutable twin.
 import type { ClusterState, EndpointSlice, Namespace, Pod, Protocol, Service } from '../api/types.js';
-import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend } from '../policy/cluster-index.js';
+import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend, serviceBackends } from '../policy/cluster-index.js';
 import { type IPAddress, formatIP, tryParseIP } from '../policy/ip.js';
 import type { Labels } from '../policy/selector.js';
 
@@ -390,21 +390,6 @@ export class ClusterView {
   }
 
   private computeBackends(svc: ServiceView, protocol: Protocol, port: number): ServiceBackend[] {
-    const sp = svc.ports.find((p) => p.protocol === protocol && p.port === port);
-    if (!sp) return [];
-    const out: ServiceBackend[] = [];
-    for (const slice of svc.slices) {
-      const ep = (slice.ports ?? []).find((p) => (p.name ?? '') === sp.name && (p.protocol ?? 'TCP') === protocol);
-      if (!ep || ep.port === undefined) continue;
-      for (const endpoint of slice.endpoints) {
-        if (endpoint.conditions?.ready === false) continue;
-        for (const addr of endpoint.addresses) {
-          const ip = tryParseIP(addr);
-          const pod = ip ? this.podAt(ip) : undefined;
-          if (ip && pod) out.push({ pod, ip, targetPort: ep.port });
-        }
-      }
-    }
-    return out;
+    return serviceBackends(svc.ports, svc.slices, protocol, port, (ip) => this.podAt(ip));
   }
 }

@@ -1,5 +1,5 @@
 // The cluster state indexed the way the datapath sees it: by IP. Built once per Evaluator.
-import type { ClusterState, Container, Pod, Protocol, Service } from '../api/types.js';
+import type { ClusterState, Container, EndpointSlice, Pod, Protocol, Service } from '../api/types.js';
 import { type IPAddress, formatIP, tryParseIP } from './ip.js';
 import type { Labels } from './selector.js';
 
@@ -36,6 +36,36 @@ export interface ServicePortEntry {
   readonly name: string;
   readonly protocol: Protocol;
   readonly port: number;
+}
+
+/**
+ * The ready backends of one Service port, at their target ports. The evaluator and the compiler
+ * both call this: a ClusterIP must match the same backends in both, so there is one statement of it.
+ */
+export function serviceBackends(
+  ports: readonly ServicePortEntry[],
+  slices: readonly EndpointSlice[],
+  protocol: Protocol,
+  port: number,
+  podAt: (ip: IPAddress) => PodEntry | undefined,
+): ServiceBackend[] {
+  const sp = ports.find((p) => p.protocol === protocol && p.port === port);
+  if (!sp) return [];
+  const out: ServiceBackend[] = [];
+  for (const slice of slices) {
+    // EndpointSlice ports carry the resolved target port under the Service port's name.
+    const ep = (slice.ports ?? []).find((p) => (p.name ?? '') === sp.name && (p.protocol ?? 'TCP') === protocol);
+    if (!ep || ep.port === undefined) continue;
+    for (const endpoint of slice.endpoints) {
+      if (endpoint.conditions?.ready === false) continue;
+      for (const addr of endpoint.addresses) {
+        const ip = tryParseIP(addr);
+        const pod = ip ? podAt(ip) : undefined;
+        if (ip && pod) out.push({ pod, ip, targetPort: ep.port });
+      }
+    }
+  }
+  return out;
 }
 
 /** One way a Service port reaches a backend pod: the pod and the port number on it. */
@@ -154,25 +184,7 @@ export class ClusterIndex {
       key,
       service: svc,
       clusterIPs,
-      backends: (protocol, port) => {
-        const sp = ports.find((p) => p.protocol === protocol && p.port === port);
-        if (!sp) return [];
-        const out: ServiceBackend[] = [];
-        for (const slice of slices) {
-          // EndpointSlice ports carry the resolved target port under the Service port's name.
-          const ep = (slice.ports ?? []).find((p) => (p.name ?? '') === sp.name && (p.protocol ?? 'TCP') === protocol);
-          if (!ep || ep.port === undefined) continue;
-          for (const endpoint of slice.endpoints) {
-            if (endpoint.conditions?.ready === false) continue;
-            for (const addr of endpoint.addresses) {
-              const ip = tryParseIP(addr);
-              const pod = ip ? this.podAt(ip) : undefined;
-              if (ip && pod) out.push({ pod, ip, targetPort: ep.port });
-            }
-          }
-        }
-        return out;
-      },
+      backends: (protocol, port) => serviceBackends(ports, slices, protocol, port, (ip) => this.podAt(ip)),
     };
     for (const ip of clusterIPs) this.serviceByIP.set(formatIP(ip), entry);
   }
