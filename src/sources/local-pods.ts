@@ -10,6 +10,7 @@ import { emptyClusterState } from '../api/types.js';
 import { Netlink } from './local/netlink.js';
 import { resolvePod, type NetTables } from './local/resolve.js';
 import { selectLocalPods, type LocalPodCandidate, type LocalPodSelection } from './local/select.js';
+import { SerialRunner } from './serial-runner.js';
 
 export interface LocalPodTrackerOptions extends LocalPodSelection {
   /** Read the tables of this network namespace (by name) instead of the agent's own. */
@@ -66,8 +67,7 @@ export class LocalPodTracker {
   private monitorChild: ChildProcess | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly runner = new SerialRunner(() => this.resyncOnce(), () => this.stopped);
   private stopped = false;
   private started = false;
   private resyncs = 0;
@@ -111,7 +111,7 @@ export class LocalPodTracker {
     if (this.poll) clearInterval(this.poll);
     this.monitorChild?.kill();
     this.monitorChild = undefined;
-    await this.running;
+    await this.runner.current;
   }
 
   attachments(): LocalPodAttachment[] {
@@ -130,21 +130,7 @@ export class LocalPodTracker {
 
   /** Re-reads the tables now (after any resync in progress) and applies the result. */
   resync(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.resyncOnce();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    return this.runner.run();
   }
 
   private schedule(): void {

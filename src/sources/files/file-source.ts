@@ -14,6 +14,7 @@ import { canonicalJson, diffStates } from './diff.js';
 import { FileSourceError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { PathWatchers } from './watchers.js';
+import { SerialRunner } from '../serial-runner.js';
 
 export interface FileSourceOptions {
   /** Manifest files and directories (directories recursively: *.yaml, *.yml, *.json). */
@@ -37,8 +38,7 @@ export class FileSource implements ClusterSource {
   private readonly watchers: PathWatchers | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly runner = new SerialRunner(() => this.reloadOnce(), () => this.stopped);
   private lastPrint = '';
   private started = false;
   private stopped = false;
@@ -90,7 +90,7 @@ export class FileSource implements ClusterSource {
     if (this.debounce) clearTimeout(this.debounce);
     if (this.poll) clearInterval(this.poll);
     this.watchers?.close();
-    await this.running;
+    await this.runner.current;
   }
 
   /** Reloads now (after any reload in progress) and resolves when the result is applied. */
@@ -120,21 +120,7 @@ export class FileSource implements ClusterSource {
 
   /** Serialised: a reload requested while one runs is folded into one more run after it. */
   private reload(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.reloadOnce();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    return this.runner.run();
   }
 
   private async reloadOnce(): Promise<void> {
