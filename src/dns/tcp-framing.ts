@@ -14,32 +14,74 @@ export function frame(msg: Uint8Array): Buffer {
 /**
  * Reassembles messages from a TCP byte stream. `push` returns the complete messages in order;
  * each is a private view the caller may modify (bytes are never reused by the reader).
+ *
+ * A message that arrives whole inside one chunk is returned as a view of that chunk (no copy: the
+ * common case for pipelined queries). A message split over chunks gets one buffer of its exact
+ * length as soon as its prefix is known, and each chunk is copied in once: reassembly costs the
+ * message's size however the stream is cut (a byte-at-a-time sender used to cost its square).
  */
 export class FrameReader {
-  private pending: Buffer | undefined;
+  /** First prefix byte when only one has arrived, else -1. */
+  private prefixHigh = -1;
+  /** The message being filled, allocated at its final length. */
+  private partial: Buffer | undefined;
+  private filled = 0;
+  private copied = 0;
 
   push(chunk: Buffer): Buffer[] {
-    let buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
     const out: Buffer[] = [];
     let at = 0;
-    while (buf.length - at >= 2) {
-      const len = (buf[at]! << 8) | buf[at + 1]!;
-      if (buf.length - at - 2 < len) break;
-      out.push(buf.subarray(at + 2, at + 2 + len));
-      at += 2 + len;
+    const end = chunk.length;
+    if (this.partial !== undefined) {
+      const want = this.partial.length - this.filled;
+      const n = Math.min(want, end);
+      chunk.copy(this.partial, this.filled, 0, n);
+      this.filled += n;
+      this.copied += n;
+      at = n;
+      if (this.filled < this.partial.length) return out;
+      out.push(this.partial);
+      this.partial = undefined;
+      this.filled = 0;
     }
-    if (at < buf.length) {
-      // Copy the tail so the retained bytes do not pin a large chunk.
-      buf = Buffer.from(buf.subarray(at));
-      this.pending = buf;
+    while (at < end) {
+      let len: number;
+      if (this.prefixHigh >= 0) {
+        len = (this.prefixHigh << 8) | chunk[at]!;
+        this.prefixHigh = -1;
+        at += 1;
+      } else if (end - at >= 2) {
+        len = (chunk[at]! << 8) | chunk[at + 1]!;
+        at += 2;
+      } else {
+        this.prefixHigh = chunk[at]!;
+        return out;
+      }
+      if (end - at >= len) {
+        out.push(chunk.subarray(at, at + len));
+        at += len;
+        continue;
+      }
+      const msg = Buffer.allocUnsafe(len);
+      const n = end - at;
+      chunk.copy(msg, 0, at, end);
+      this.copied += n;
+      this.partial = msg;
+      this.filled = n;
+      return out;
     }
     return out;
   }
 
-  /** Bytes received but not yet forming a whole message. */
+  /** Bytes received but not yet forming a whole message (a started frame, prefix included). */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    if (this.partial !== undefined) return 2 + this.filled;
+    return this.prefixHigh >= 0 ? 1 : 0;
+  }
+
+  /** Bytes copied into reassembly buffers so far (messages split over chunks only). */
+  get bytesCopied(): number {
+    return this.copied;
   }
 }
 
