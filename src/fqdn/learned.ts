@@ -39,6 +39,19 @@ export class LearnedConfigError extends Error {
   }
 }
 
+/** One batch alone holds more addresses than a cap allows: nothing of it was learned. */
+export class LearnedCapError extends Error {
+  override readonly name = 'LearnedCapError';
+  constructor(
+    readonly pod: string,
+    readonly qname: string,
+    readonly limit: 'maxIPsPerName' | 'maxLearnedPerPod',
+    readonly max: number,
+  ) {
+    super(`${pod} ${qname}: one answer holds more than ${limit}=${max} addresses`);
+  }
+}
+
 // RFC 2181 section 8: a TTL with the top bit set is to be treated as zero.
 const MAX_TTL_SECONDS = 0x7fffffff;
 
@@ -57,9 +70,8 @@ export interface AddResult {
   /** Entries already stored whose expiry this call extended (and still in the store). */
   refreshed: LearnedIP[];
   /**
-   * Entries removed by a cap, oldest-expiring first. May include entries of this same call that
-   * never fit (they are not in `added`). The datapath allows (pod, ip) while any name holds it: check
-   * `has`/`expiryFor` before un-programming.
+   * Entries removed by a cap, oldest-expiring first; never an entry of the same call. The datapath
+   * allows (pod, ip) while any name holds it, so forgetting (pod, name, ip) refs is safe.
    */
   evicted: LearnedIP[];
 }
@@ -117,20 +129,20 @@ export class LearnedStore {
   }
 
   /**
-   * Learns entries in order. Re-learning a stored (pod, name, ip) extends its expiry, never
-   * shortens it. Entries already expired at `now` are ignored. Over a cap the oldest-expiring
-   * entry of that (pod, name), then of that pod, is evicted.
+   * Learns a batch (normally one DNS answer). Re-learning a stored (pod, name, ip) extends its
+   * expiry, never shortens it. Entries already expired at `now` are ignored. Over a cap the
+   * oldest-expiring entries of that (pod, name), then of that pod, are evicted, but never an
+   * entry of this batch: the caller is about to hand those addresses to the pod. A batch that
+   * alone exceeds a cap throws LearnedCapError and changes nothing (see `checkFits`).
    */
   add(entries: readonly LearnedIP[], now: number): AddResult {
+    this.checkFits(entries, now);
+    const batch = new Set<Rec>();
     const added = new Set<Rec>();
     const refreshed = new Set<Rec>();
-    const evicted: LearnedIP[] = [];
-    const evict = (victim: Rec): void => {
-      this.removeRec(victim);
-      added.delete(victim);
-      refreshed.delete(victim);
-      evicted.push(toPublic(victim));
-    };
+    // Sets iterate in first-touch order, so evictions are deterministic.
+    const touchedNames = new Set<NameState>();
+    const touchedPods = new Set<PodState>();
     for (const entry of entries) {
       if (!(entry.expiresAt > now)) continue;
       const name = normalizeName(entry.name);
@@ -144,8 +156,11 @@ export class LearnedStore {
         ns = { ips: new Map(), heap: new IndexedMinHeap<Rec>(BY_NAME, expiresFirst) };
         pod.names.set(name, ns);
       }
+      touchedPods.add(pod);
+      touchedNames.add(ns);
       const existing = ns.ips.get(entry.ip);
       if (existing !== undefined) {
+        batch.add(existing);
         if (entry.expiresAt > existing.expiresAt) {
           existing.expiresAt = entry.expiresAt;
           existing.seq = ++this.seq;
@@ -167,11 +182,45 @@ export class LearnedStore {
       ns.heap.push(rec);
       pod.heap.push(rec);
       this.byExpiry.push(rec);
+      batch.add(rec);
       added.add(rec);
-      if (ns.heap.size > this.maxIPsPerName) evict(ns.heap.peek()!);
-      if (pod.heap.size > this.maxLearnedPerPod) evict(pod.heap.peek()!);
     }
+    const evicted: LearnedIP[] = [];
+    const evict = (victim: Rec): void => {
+      this.removeRec(victim);
+      evicted.push(toPublic(victim));
+    };
+    for (const ns of touchedNames) evictDown(ns.heap, this.maxIPsPerName, batch, evict);
+    for (const pod of touchedPods) evictDown(pod.heap, this.maxLearnedPerPod, batch, evict);
     return { added: [...added].map(toPublic), refreshed: [...refreshed].map(toPublic), evicted };
+  }
+
+  /**
+   * Throws LearnedCapError when `entries` (those live at `now`) alone hold more addresses for one
+   * (pod, name) than maxIPsPerName or for one pod than maxLearnedPerPod: no eviction can make room.
+   */
+  checkFits(entries: readonly LearnedIP[], now: number): void {
+    if (entries.length <= Math.min(this.maxIPsPerName, this.maxLearnedPerPod)) return;
+    const perName = new Map<string, Set<string>>();
+    const perPod = new Map<string, Set<string>>();
+    for (const e of entries) {
+      if (!(e.expiresAt > now)) continue;
+      const name = normalizeName(e.name);
+      const nameKey = `${e.pod}\u0000${name}`;
+      let ips = perName.get(nameKey);
+      if (ips === undefined) perName.set(nameKey, (ips = new Set()));
+      ips.add(e.ip);
+      if (ips.size > this.maxIPsPerName) throw new LearnedCapError(e.pod, name, 'maxIPsPerName', this.maxIPsPerName);
+      let keys = perPod.get(e.pod);
+      if (keys === undefined) perPod.set(e.pod, (keys = new Set()));
+      keys.add(`${name}\u0000${e.ip}`);
+      if (keys.size > this.maxLearnedPerPod) throw new LearnedCapError(e.pod, name, 'maxLearnedPerPod', this.maxLearnedPerPod);
+    }
+  }
+
+  /** The stored expiry of exactly (pod, name, ip), live or not; undefined when not stored. */
+  expiryOf(pod: string, name: string, ip: string): number | undefined {
+    return this.pods.get(pod)?.names.get(normalizeName(name))?.ips.get(ip)?.expiresAt;
   }
 
   /** Whether `pod` may reach `ip` at `now` through any name it learned. */
@@ -251,8 +300,28 @@ export class LearnedStore {
       names.delete(rec.name);
       if (names.size === 0) pod.byIP.delete(rec.ip);
     }
-    if (pod.heap.size === 0) this.pods.delete(rec.pod);
+    // Not the heap size: evictDown may have lifted this pod's batch records out of its heap.
+    if (pod.names.size === 0) this.pods.delete(rec.pod);
   }
+}
+
+/**
+ * Removes the oldest-expiring records outside `keep` until `heap` holds at most `limit`. Records
+ * of `keep` met on the way are lifted out and put back, so they are skipped, not evicted.
+ */
+function evictDown(heap: IndexedMinHeap<Rec>, limit: number, keep: ReadonlySet<Rec>, evict: (victim: Rec) => void): void {
+  const lifted: Rec[] = [];
+  while (heap.size + lifted.length > limit) {
+    const top = heap.peek();
+    if (top === undefined) break;
+    if (keep.has(top)) {
+      heap.remove(top);
+      lifted.push(top);
+    } else {
+      evict(top);
+    }
+  }
+  for (const rec of lifted) heap.push(rec);
 }
 
 function checkLimit(field: string, value: number): number {

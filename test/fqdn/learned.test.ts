@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DEFAULT_TTL_BOUNDS, LearnedConfigError, LearnedStore, learnedExpiry } from '../../src/fqdn/learned.js';
+import { DEFAULT_TTL_BOUNDS, LearnedCapError, LearnedConfigError, LearnedStore, learnedExpiry } from '../../src/fqdn/learned.js';
 import type { LearnedIP } from '../../src/fqdn/learned.js';
 
 const key = (e: LearnedIP): string => `${e.pod}|${e.name}|${e.ip}`;
@@ -109,12 +109,71 @@ describe('LearnedStore: behaviour', () => {
     expect(s.size).toBe(4);
   });
 
-  it('evicts a new entry that would itself be the oldest-expiring, and does not report it as added', () => {
+  it.each<[string, { maxIPsPerName?: number; maxLearnedPerPod?: number }, LearnedIP[], LearnedIP[], LearnedIP[], LearnedIP[]]>([
+    // label, limits, stored first, batch, expected evicted, expected entries after
+    [
+      'a new entry expiring before the stored one evicts the stored one, not itself',
+      { maxIPsPerName: 1 },
+      [entry('p', 'a.com', '1', 300)],
+      [entry('p', 'a.com', '2', 100)],
+      [entry('p', 'a.com', '1', 300)],
+      [entry('p', 'a.com', '2', 100)],
+    ],
+    [
+      'a batch filling the name cap evicts every older entry, oldest-expiring first',
+      { maxIPsPerName: 2 },
+      [entry('p', 'a.com', '1', 500), entry('p', 'a.com', '2', 400)],
+      [entry('p', 'a.com', '3', 10), entry('p', 'a.com', '4', 20)],
+      [entry('p', 'a.com', '2', 400), entry('p', 'a.com', '1', 500)],
+      [entry('p', 'a.com', '3', 10), entry('p', 'a.com', '4', 20)],
+    ],
+    [
+      'a re-learned (refreshed) entry is part of the batch and stays',
+      { maxIPsPerName: 2 },
+      [entry('p', 'a.com', '1', 50), entry('p', 'a.com', '2', 400)],
+      [entry('p', 'a.com', '1', 60), entry('p', 'a.com', '3', 70)],
+      [entry('p', 'a.com', '2', 400)],
+      [entry('p', 'a.com', '1', 60), entry('p', 'a.com', '3', 70)],
+    ],
+    [
+      'the pod cap skips the batch and takes the oldest-expiring other name',
+      { maxLearnedPerPod: 2 },
+      [entry('p', 'b.com', '1', 900), entry('p', 'c.com', '2', 800)],
+      [entry('p', 'a.com', '3', 5)],
+      [entry('p', 'c.com', '2', 800)],
+      [entry('p', 'a.com', '3', 5), entry('p', 'b.com', '1', 900)],
+    ],
+  ])('%s', (_label, limits, stored, batch, evicted, after) => {
+    const s = new LearnedStore(limits);
+    s.add(stored, 0);
+    const r = s.add(batch, 0);
+    expect(r.evicted).toEqual(evicted);
+    expect(sortEntries(s.entries())).toEqual(sortEntries(after));
+    for (const e of batch) expect(s.expiryOf(e.pod, e.name, e.ip)).toBe(e.expiresAt);
+  });
+
+  it.each<[string, { maxIPsPerName?: number; maxLearnedPerPod?: number }, LearnedIP[], 'maxIPsPerName' | 'maxLearnedPerPod']>([
+    ['more addresses for one name than maxIPsPerName', { maxIPsPerName: 2 }, [entry('p', 'a.com', '1', 9), entry('p', 'a.com', '2', 9), entry('p', 'A.com.', '3', 9)], 'maxIPsPerName'],
+    ['more entries for one pod than maxLearnedPerPod', { maxLearnedPerPod: 2 }, [entry('p', 'a.com', '1', 9), entry('p', 'b.com', '1', 9), entry('p', 'c.com', '1', 9)], 'maxLearnedPerPod'],
+  ])('a batch alone over a cap (%s) throws LearnedCapError and changes nothing', (_label, limits, batch, limit) => {
+    const s = new LearnedStore(limits);
+    s.add([entry('p', 'z.com', '7', 50)], 0);
+    const before = s.entries();
+    expect(() => s.add(batch, 0)).toThrow(LearnedCapError);
+    try {
+      s.checkFits(batch, 0);
+      expect.unreachable('checkFits accepted an over-cap batch');
+    } catch (err) {
+      expect(err).toBeInstanceOf(LearnedCapError);
+      expect((err as LearnedCapError).limit).toBe(limit);
+    }
+    expect(s.entries()).toEqual(before);
+  });
+
+  it('duplicates and expired entries of a batch do not count against a cap', () => {
     const s = new LearnedStore({ maxIPsPerName: 1 });
-    s.add([entry('p', 'a.com', '1', 300)], 0);
-    const r = s.add([entry('p', 'a.com', '2', 100)], 0);
-    expect(r).toEqual({ added: [], refreshed: [], evicted: [entry('p', 'a.com', '2', 100)] });
-    expect(s.has('p', '1', 0)).toBe(true);
+    expect(() => s.add([entry('p', 'a.com', '1', 9), entry('p', 'A.com.', '1', 12), entry('p', 'a.com', '2', 0)], 0)).not.toThrow();
+    expect(s.entries()).toEqual([entry('p', 'a.com', '1', 12)]);
   });
 
   it('evicts the oldest-expiring entry of the pod over maxLearnedPerPod, other pods untouched', () => {
@@ -165,20 +224,25 @@ class ModelStore {
     return this.recs.filter(filter).reduce((a, b) => (b.expiresAt < a.expiresAt || (b.expiresAt === a.expiresAt && b.seq < a.seq) ? b : a));
   }
 
-  add(entries: readonly LearnedIP[], now: number): { added: string[]; refreshed: string[]; evicted: LearnedIP[] } {
+  /** undefined when the batch alone exceeds a cap (the store then throws and keeps its state). */
+  add(entries: readonly LearnedIP[], now: number): { added: string[]; refreshed: string[]; evicted: LearnedIP[] } | undefined {
+    const live = entries.filter((e) => e.expiresAt > now).map((e) => ({ ...e, name: e.name.toLowerCase().replace(/\.$/, '') }));
+    const distinct = (keys: string[]): number => new Set(keys).size;
+    for (const e of live) {
+      if (distinct(live.filter((x) => x.pod === e.pod && x.name === e.name).map((x) => x.ip)) > this.perName) return undefined;
+      if (distinct(live.filter((x) => x.pod === e.pod).map((x) => `${x.name}|${x.ip}`)) > this.perPod) return undefined;
+    }
     const added = new Set<string>();
     const refreshed = new Set<string>();
+    const batch = new Set<string>();
     const evicted: LearnedIP[] = [];
-    const drop = (r: ModelRec): void => {
-      this.recs = this.recs.filter((x) => x !== r);
-      added.delete(key(r));
-      refreshed.delete(key(r));
-      evicted.push({ pod: r.pod, name: r.name, ip: r.ip, expiresAt: r.expiresAt });
-    };
-    for (const e of entries) {
-      if (e.expiresAt <= now) continue;
-      const name = e.name.toLowerCase().replace(/\.$/, '');
-      const found = this.recs.find((r) => r.pod === e.pod && r.name === name && r.ip === e.ip);
+    const names: string[] = [];
+    const podsTouched: string[] = [];
+    for (const e of live) {
+      if (!names.includes(`${e.pod}|${e.name}`)) names.push(`${e.pod}|${e.name}`);
+      if (!podsTouched.includes(e.pod)) podsTouched.push(e.pod);
+      batch.add(key(e));
+      const found = this.recs.find((r) => r.pod === e.pod && r.name === e.name && r.ip === e.ip);
       if (found) {
         if (e.expiresAt > found.expiresAt) {
           found.expiresAt = e.expiresAt;
@@ -187,12 +251,19 @@ class ModelStore {
         }
         continue;
       }
-      const rec: ModelRec = { pod: e.pod, name, ip: e.ip, expiresAt: e.expiresAt, seq: ++this.seq };
+      const rec: ModelRec = { pod: e.pod, name: e.name, ip: e.ip, expiresAt: e.expiresAt, seq: ++this.seq };
       this.recs.push(rec);
       added.add(key(rec));
-      if (this.recs.filter((r) => r.pod === e.pod && r.name === name).length > this.perName) drop(this.oldest((r) => r.pod === e.pod && r.name === name));
-      if (this.recs.filter((r) => r.pod === e.pod).length > this.perPod) drop(this.oldest((r) => r.pod === e.pod));
     }
+    const trim = (inScope: (r: ModelRec) => boolean, limit: number): void => {
+      while (this.recs.filter(inScope).length > limit) {
+        const victim = this.oldest((r) => inScope(r) && !batch.has(key(r)));
+        this.recs = this.recs.filter((x) => x !== victim);
+        evicted.push({ pod: victim.pod, name: victim.name, ip: victim.ip, expiresAt: victim.expiresAt });
+      }
+    };
+    for (const pn of names) trim((r) => `${r.pod}|${r.name}` === pn, this.perName);
+    for (const pod of podsTouched) trim((r) => r.pod === pod, this.perPod);
     return { added: [...added].sort(), refreshed: [...refreshed].sort(), evicted };
   }
 
@@ -225,7 +296,7 @@ const opArb: fc.Arbitrary<{ kind: 'add'; entries: { pod: string; name: string; i
 );
 
 describe('LearnedStore: properties against a flat-list model', () => {
-  it('caps hold, evictions go oldest-expiring first, expiry never shrinks, sweep removes exactly what is due', () => {
+  it('caps hold, evictions go oldest-expiring first and spare the batch, expiry never shrinks, sweep removes exactly what is due', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.array(opArb, { maxLength: 40 }), (perName, perPod, ops) => {
         const store = new LearnedStore({ maxIPsPerName: perName, maxLearnedPerPod: perPod });
@@ -236,8 +307,18 @@ describe('LearnedStore: properties against a flat-list model', () => {
           if (op.kind === 'add') {
             now += op.advance;
             const entries = op.entries.map((e) => ({ pod: e.pod, name: e.name, ip: e.ip, expiresAt: now + e.expiresIn }));
-            const got = store.add(entries, now);
             const want = model.add(entries, now);
+            if (want === undefined) {
+              expect(() => store.add(entries, now)).toThrow(LearnedCapError);
+              expect(sortEntries(store.entries())).toEqual(sortEntries([...before].map(([k, expiresAt]) => {
+                const [pod, name, ip] = k.split('|') as [string, string, string];
+                return { pod, name, ip, expiresAt };
+              })));
+              continue;
+            }
+            const got = store.add(entries, now);
+            // Every live entry of the batch is stored after the call.
+            for (const e of entries) if (e.expiresAt > now) expect(store.expiryOf(e.pod, e.name, e.ip)).toBeGreaterThanOrEqual(e.expiresAt);
             expect(got.added.map(key).sort()).toEqual(want.added);
             expect(got.refreshed.map(key).sort()).toEqual(want.refreshed);
             expect(got.evicted).toEqual(want.evicted);
