@@ -2,7 +2,7 @@
 // by IP, nodes by address, Services with their EndpointSlice backends, pods by named port. It
 // builds the same PodEntry/NodeEntry values as src/policy's ClusterIndex (the differential tests
 // hold the two to the same answers); ClusterIndex itself is immutable, hence this mutable twin.
-import type { ClusterState, EndpointSlice, Namespace, Pod, Protocol, Service } from '../api/types.js';
+import type { ClusterState, EndpointSlice, Namespace, Node, Pod, Protocol, Service } from '../api/types.js';
 import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend, serviceBackends } from '../policy/cluster-index.js';
 import { type IPAddress, formatIP, tryParseIP } from '../policy/ip.js';
 import type { Labels } from '../policy/selector.js';
@@ -61,6 +61,22 @@ function sliceAddresses(slices: readonly EndpointSlice[]): Set<string> {
   return out;
 }
 
+function nodeEntry(n: Node): NodeEntry {
+  const addresses: IPAddress[] = [];
+  for (const a of n.status?.addresses ?? []) {
+    const ip = tryParseIP(a.address);
+    if (ip) addresses.push(ip);
+  }
+  return { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
+}
+
+/** Same labels and the same addresses in the same order (the first of a family is the node IP). */
+function sameNode(a: NodeEntry, b: NodeEntry): boolean {
+  const la = Object.entries(a.labels);
+  if (la.length !== Object.keys(b.labels).length || la.some(([k, v]) => b.labels[k] !== v)) return false;
+  return a.addresses.length === b.addresses.length && a.addresses.every((ip, i) => ipKey(ip) === ipKey(b.addresses[i] as IPAddress));
+}
+
 export class ClusterView {
   readonly pods = new Map<string, PodEntry>();
   private readonly podByIP = new Map<string, PodEntry>();
@@ -94,19 +110,7 @@ export class ClusterView {
 
   constructor(state: ClusterState) {
     for (const ns of state.namespaces) this.namespaceLabelMap.set(ns.metadata.name, namespaceLabelsOf(ns));
-    for (const n of state.nodes) {
-      const addresses: IPAddress[] = [];
-      for (const a of n.status?.addresses ?? []) {
-        const ip = tryParseIP(a.address);
-        if (ip) addresses.push(ip);
-      }
-      const entry: NodeEntry = { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
-      this.nodes.set(entry.name, entry);
-      for (const ip of addresses) {
-        const k = formatIP(ip);
-        this.nodesByIP.set(k, [...(this.nodesByIP.get(k) ?? []), entry]);
-      }
-    }
+    for (const n of state.nodes) this.setNode(n.metadata.name, n);
     for (const pod of state.pods) this.upsertPod(pod);
     for (const svc of state.services) this.claim(`${svc.metadata.namespace}/${svc.metadata.name}`, svc);
     for (const slice of state.endpointSlices) this.addSlice(slice);
@@ -181,6 +185,36 @@ export class ClusterView {
     }
     this.dropBackends(added);
     return added;
+  }
+
+  /**
+   * Adds, replaces or (undefined) removes a Node; returns its entries before and after, or null
+   * when nothing the compiler reads (labels, addresses) changed: status heartbeats cost nothing.
+   */
+  setNode(name: string, node: Node | undefined): { before: NodeEntry | undefined; after: NodeEntry | undefined } | null {
+    const before = this.nodes.get(name);
+    const after = node ? nodeEntry(node) : undefined;
+    if (before && after && sameNode(before, after)) return null;
+    if (!before && !after) return null;
+    if (before) {
+      this.nodes.delete(name);
+      for (const ip of before.addresses) {
+        const k = ipKey(ip);
+        const list = (this.nodesByIP.get(k) ?? []).filter((n) => n !== before);
+        if (list.length > 0) this.nodesByIP.set(k, list);
+        else this.nodesByIP.delete(k);
+      }
+    }
+    if (after) {
+      this.nodes.set(name, after);
+      for (const ip of after.addresses) {
+        const k = ipKey(ip);
+        const list = this.nodesByIP.get(k);
+        if (list) list.push(after);
+        else this.nodesByIP.set(k, [after]);
+      }
+    }
+    return { before, after };
   }
 
   /** Adds, replaces or (undefined) removes a Service; returns its views before and after. */

@@ -9,11 +9,15 @@
 //   one), its trie of CIDR ancestors, memoised rule lists and a versioned PrefixTable; changed host
 //   prefixes are recomputed alone, an edited policy recomputes where its changed rules contribute.
 // So a pod change costs its own endpoint (if local) plus a few prefixes elsewhere, and a policy
-// change costs the endpoints it selects, mostly only where its rules changed. Nodes changing (or a
-// resync) go through replaceState: a full compile whose tables are diffed against the last ones.
-import type { ClusterNetworkPolicy, ClusterState, EndpointSlice, Namespace, Pod, PolicyObject, Service } from '../api/types.js';
+// change costs the endpoints it selects, mostly only where its rules changed. A Namespace relabel
+// re-selects its pods in place; a Service or EndpointSlice change recomputes its ClusterIPs; a Node
+// change (labels or addresses; status updates are ignored) recomputes `nodes` rules at its
+// addresses and redoes the local endpoints on it; a change of the local pod set compiles or drops
+// just those endpoints. Only a resync goes through replaceState: a full compile whose tables are
+// diffed against the last ones.
+import type { ClusterNetworkPolicy, ClusterState, EndpointSlice, Namespace, Node, Pod, PolicyObject, Service } from '../api/types.js';
 import { objectRef } from '../api/types.js';
-import type { PodEntry } from '../policy/cluster-index.js';
+import type { NodeEntry, PodEntry } from '../policy/cluster-index.js';
 import type { IPAddress } from '../policy/ip.js';
 import { formatIP, sameIP, tryParseIP } from '../policy/ip.js';
 import {
@@ -25,7 +29,7 @@ import {
   comparePolicyNames,
   namespacedPolicyModel,
 } from '../policy/model.js';
-import { ClusterView, type ServiceView } from './cluster-view.js';
+import { ClusterView, type ServiceView, ipKey } from './cluster-view.js';
 import { type CompileDiagnostic, EndpointIdsExhausted, PrefixMapOverflow } from './diagnostics.js';
 import { DirectionState } from './direction.js';
 import { IdAllocator } from './ids.js';
@@ -133,11 +137,15 @@ export class Compiler {
   private readonly maxPrefixes: number;
   private readonly maxEndpoints: number;
 
+  /** The explicit local pod list as a set (undefined when local pods are those of a node). */
+  private localSet: ReadonlySet<string> | undefined;
+
   constructor(
     state: ClusterState,
-    private readonly local: LocalPods,
+    private local: LocalPods,
     private readonly opts: CompileOptions,
   ) {
+    this.localSet = 'pods' in local ? new Set(local.pods) : undefined;
     this.maxRules = opts.maxRules ?? DEFAULT_MAX_RULES;
     this.maxPrefixes = opts.maxPrefixesPerFamily ?? DEFAULT_MAX_PREFIXES_PER_FAMILY;
     this.maxEndpoints = opts.maxEndpoints ?? DEFAULT_MAX_ENDPOINTS;
@@ -163,7 +171,7 @@ export class Compiler {
 
   // ---- inputs --------------------------------------------------------------------------------
 
-  /** Replaces everything (nodes changed, or a resync): full recompile, diffed against the last tables. */
+  /** Replaces everything (a resync, or a change the caller cannot name): full recompile, diffed against the last tables. */
   replaceState(state: ClusterState): void {
     this.view = new ClusterView(state);
     this.selections = new SelectionIndex(this.view);
@@ -206,6 +214,48 @@ export class Compiler {
 
   removeNamespace(name: string): void {
     for (const { removed, added } of this.view.setNamespace(name, undefined)) this.podChanged(removed, added, []);
+  }
+
+  /**
+   * A Node appeared, changed or went. Only its labels and addresses matter: rules with a `nodes`
+   * peer are recomputed at its old and new addresses, and the local endpoints on it are redone
+   * (their node IP and implicitly allowed addresses). A status-only update costs nothing.
+   */
+  upsertNode(node: Node): void {
+    this.nodeChanged(this.view.setNode(node.metadata.name, node));
+  }
+
+  removeNode(name: string): void {
+    this.nodeChanged(this.view.setNode(name, undefined));
+  }
+
+  private nodeChanged(change: { before: NodeEntry | undefined; after: NodeEntry | undefined } | null): void {
+    if (change === null || this.dirtyAll) return;
+    const name = (change.after ?? change.before)?.name;
+    for (const st of this.endpoints.values()) if (this.view.pods.get(st.compiled.key)?.nodeName === name) this.dirty.add(st.compiled.key);
+    const ips = new Map<string, IPAddress>();
+    for (const n of [change.before, change.after]) for (const ip of n?.addresses ?? []) ips.set(ipKey(ip), ip);
+    this.markStale(this.variants.nodeChanged([...ips.values()]));
+  }
+
+  /**
+   * Which pods this node enforces changed (standalone mode: the pod list; or the node name): the
+   * endpoints of pods that joined or left are compiled or dropped, the rest stay as they are.
+   */
+  setLocalPods(local: LocalPods): void {
+    const before = this.local;
+    const beforeSet = this.localSet;
+    this.local = local;
+    this.localSet = 'pods' in local ? new Set(local.pods) : undefined;
+    if (this.dirtyAll) return;
+    if (beforeSet && this.localSet) {
+      for (const k of beforeSet) if (!this.localSet.has(k)) this.dirty.add(k);
+      for (const k of this.localSet) if (!beforeSet.has(k)) this.dirty.add(k);
+      return;
+    }
+    if ('nodeName' in before && 'nodeName' in local && before.nodeName === local.nodeName) return;
+    for (const key of this.endpoints.keys()) this.dirty.add(key);
+    for (const p of this.view.pods.values()) if (this.isLocal(p)) this.dirty.add(p.key);
   }
 
   /** A Service changed: only its ClusterIP prefixes are recomputed. */
@@ -297,7 +347,7 @@ export class Compiler {
   // ---- internals -----------------------------------------------------------------------------
 
   private isLocal(pod: PodEntry): boolean {
-    return 'nodeName' in this.local ? pod.nodeName === this.local.nodeName : this.local.pods.includes(pod.key);
+    return this.localSet ? this.localSet.has(pod.key) : 'nodeName' in this.local && pod.nodeName === this.local.nodeName;
   }
 
   private register(model: AnyPolicy): void {

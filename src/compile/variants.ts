@@ -167,6 +167,8 @@ export class RuleVariant {
   readonly anyPeer: boolean;
   readonly hasPodsPeer: boolean;
   readonly hasDomain: boolean;
+  /** A `nodes` peer: its static part follows Node labels and addresses. */
+  readonly hasNodesPeer: boolean;
   /** Endpoint directions using the variant (opaque to this module). */
   readonly users = new Set<object>();
 
@@ -181,6 +183,7 @@ export class RuleVariant {
     this.anyPeer = rule.peers === 'any';
     this.hasPodsPeer = rule.peers !== 'any' && rule.peers.some((p) => p.kind === 'pods');
     this.hasDomain = rule.peers !== 'any' && rule.peers.some((p) => p.kind === 'domainNames');
+    this.hasNodesPeer = rule.peers !== 'any' && rule.peers.some((p) => p.kind === 'nodes');
     if (rule.ports === 'any') this.staticBoxes.push(ANY_BOX);
     else {
       for (const p of rule.ports) {
@@ -285,6 +288,27 @@ export class RuleVariant {
     if (egressServices && this.anyPeer) for (const svc of view.services.values()) services.add(svc);
     for (const svc of services) for (const ip of view.serviceClusterIPs(svc)) hosts.set(ipKey(ip), ip);
     for (const ip of hosts.values()) this.refreshHost(ip, view, boxes);
+  }
+
+  /**
+   * A Node changed: recomputes the static part at host address `ip` (what build() puts there from
+   * node addresses, and from ipBlocks or networks naming exactly that host), then the whole host
+   * prefix. Returns its key if the contribution changed.
+   */
+  refreshStaticHost(ip: IPAddress, view: ClusterView, boxes: BoxInterner, splits: (peer: Extract<PeerModel, { kind: 'ipBlock' }>) => Cidr[]): string | null {
+    const key = `${ipKey(ip)}/${familyBits(ip.family)}`;
+    const found: Box[] = [];
+    if (this.staticBoxes.length > 0 && this.rule.peers !== 'any') {
+      const isHere = (c: Cidr): boolean => c.family === ip.family && c.prefixLength === familyBits(ip.family) && c.base === ip.value;
+      for (const peer of this.rule.peers) {
+        if (peer.kind === 'ipBlock' ? splits(peer).some(isHere) : peer.kind === 'networks' ? peer.cidrs.some(isHere) : peer.kind === 'nodes' && view.nodesAt(ip).some((n) => selectorMatches(peer.selector, n.labels))) {
+          found.push(...this.staticBoxes);
+        }
+      }
+    }
+    if (found.length > 0) this.staticPart.set(key, boxes.intern(found));
+    else this.staticPart.delete(key);
+    return this.refreshHost(ip, view, boxes);
   }
 
   /**
@@ -412,6 +436,25 @@ export class VariantRegistry {
     // A pod holding a ClusterIP hides that Service's prefix from every rule that could match it.
     if (podOnClusterIP) for (const v of this.byKey.values()) if (v.direction === 'Egress' && (v.anyPeer || v.hasPodsPeer)) variants.add(v);
     return this.refresh(variants, [...ips.values(), ...clusterIPs.values()]);
+  }
+
+  /**
+   * A Node's labels or addresses changed (the view already reflects it): recompute, at its old
+   * and new addresses, every rule with a `nodes` peer (static part and all).
+   */
+  nodeChanged(addresses: readonly IPAddress[]): Map<RuleVariant, string[]> {
+    const out = new Map<RuleVariant, string[]>();
+    if (addresses.length === 0) return out;
+    for (const v of this.byKey.values()) {
+      if (!v.hasNodesPeer) continue;
+      const changed: string[] = [];
+      for (const ip of addresses) {
+        const k = v.refreshStaticHost(ip, this.view, this.boxes, this.splits);
+        if (k !== null) changed.push(k);
+      }
+      if (changed.length > 0) out.set(v, changed);
+    }
+    return out;
   }
 
   /** A Service or its EndpointSlices changed: recompute its ClusterIPs in every rule that may match them. */

@@ -1,6 +1,7 @@
 // The incremental compiler against itself from scratch: a Compiler fed a random sequence of pod,
-// policy, Namespace, Service and EndpointSlice changes (turning one generated state into another,
-// nodes kept) must, after every step, hold
+// policy, Namespace, Service, EndpointSlice and Node changes (turning one generated state into
+// another), with the local pods a node name, a fixed list or the pods present at each step
+// (standalone mode: setLocalPods), must, after every step, hold
 // exactly the tables a fresh compile of the state at that step produces (same prefixes, same rule
 // lists, same configs and slots), and the diffs between its successive results, applied to a
 // model of the datapath maps, must rebuild exactly those tables. The differential test proves the
@@ -8,17 +9,18 @@
 // (host-prefix refresh, edited-policy refresh, kept directions, versioned tables, diff deltas).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, EndpointSlice, Namespace, Pod, PolicyObject, Service } from '../../src/api/types.js';
+import type { ClusterState, EndpointSlice, Namespace, Node, Pod, PolicyObject, Service } from '../../src/api/types.js';
 import { objectRef } from '../../src/api/types.js';
 import { type CompiledDiff, type CompiledNode, Compiler, type LocalPods, compile, diff } from '../../src/compile/index.js';
-import { stateArb } from './support/generate.js';
+import { nodesArb, stateArb } from './support/generate.js';
 
 type Op =
   | { kind: 'pod'; key: string; pod: Pod | null }
   | { kind: 'policy'; ref: string; policy: PolicyObject | null }
   | { kind: 'namespace'; key: string; ns: Namespace | null }
   | { kind: 'service'; key: string; svc: Service | null }
-  | { kind: 'slice'; key: string; slice: EndpointSlice | null };
+  | { kind: 'slice'; key: string; slice: EndpointSlice | null }
+  | { kind: 'node'; key: string; node: Node | null };
 
 function nsKey(o: { metadata: { namespace?: string; name: string } }): string {
   return o.metadata.namespace === undefined ? o.metadata.name : `${o.metadata.namespace}/${o.metadata.name}`;
@@ -62,6 +64,7 @@ function opsBetween(a: ClusterState, b: ClusterState): Op[] {
   ops.push(...listOps(a.namespaces, b.namespaces, (key, ns) => ({ kind: 'namespace', key, ns })));
   ops.push(...listOps(a.services, b.services, (key, svc) => ({ kind: 'service', key, svc })));
   ops.push(...listOps(a.endpointSlices, b.endpointSlices, (key, slice) => ({ kind: 'slice', key, slice })));
+  ops.push(...listOps(a.nodes, b.nodes, (key, node) => ({ kind: 'node', key, node })));
   return ops;
 }
 
@@ -70,6 +73,7 @@ function apply(s: ClusterState, op: Op): ClusterState {
   if (op.kind === 'namespace') return { ...s, namespaces: setIn(s.namespaces, op.key, op.ns) };
   if (op.kind === 'service') return { ...s, services: setIn(s.services, op.key, op.svc) };
   if (op.kind === 'slice') return { ...s, endpointSlices: setIn(s.endpointSlices, op.key, op.slice) };
+  if (op.kind === 'node') return { ...s, nodes: setIn(s.nodes, op.key, op.node) };
   if (op.kind === 'pod') {
     const pods = s.pods.filter((p) => podKey(p) !== op.key);
     return { ...s, pods: op.pod ? [...pods, op.pod] : pods };
@@ -110,22 +114,27 @@ function applyDiff(maps: Map<string, string>, d: CompiledDiff): void {
   }
 }
 
+/** Standalone mode's local pods: every pod present with its own network namespace. */
+function presentPods(s: ClusterState): LocalPods {
+  return { pods: s.pods.filter((p) => !p.spec.hostNetwork).map(podKey) };
+}
+
 const caseArb = fc
-  .tuple(stateArb(), stateArb(), fc.constantFrom('standard' as const, 'strict' as const), fc.constantFrom<'n0' | 'all'>('n0', 'all'))
-  .chain(([a, b, mode, local]) => {
-    // Everything of the second state but its nodes (a node change is a full recompile).
-    const target: ClusterState = { ...b, nodes: a.nodes };
+  .tuple(stateArb(), stateArb(), fc.option(nodesArb(), { nil: undefined }), fc.constantFrom('standard' as const, 'strict' as const), fc.constantFrom<'n0' | 'all' | 'present'>('n0', 'all', 'present'))
+  .chain(([a, b, nodes, mode, local]) => {
+    // The second state, with other nodes half the time (else only the extra address may differ).
+    const target: ClusterState = nodes ? { ...b, nodes } : b;
     const ops = opsBetween(a, target);
     return fc.record({ start: fc.constant(a), ops: fc.shuffledSubarray(ops, { minLength: ops.length, maxLength: ops.length }), mode: fc.constant(mode), local: fc.constant(local) });
   });
 
 describe('incremental compiles equal fresh compiles', () => {
-  it('after every pod or policy change (generated sequences), tables and diffs agree', () => {
+  it('after every change of any kind (generated sequences), tables and diffs agree', () => {
     let steps = 0;
     fc.assert(
       fc.property(caseArb, ({ start, ops, mode, local }) => {
         const all = new Set([...start.pods.map(podKey), ...ops.flatMap((o) => (o.kind === 'pod' ? [o.key] : []))]);
-        const localPods: LocalPods = local === 'n0' ? { nodeName: 'n0' } : { pods: [...all] };
+        let localPods: LocalPods = local === 'n0' ? { nodeName: 'n0' } : local === 'all' ? { pods: [...all] } : presentPods(start);
         const c = new Compiler(start, localPods, { mode });
         let prev = c.result();
         const maps = new Map<string, string>();
@@ -144,9 +153,16 @@ describe('incremental compiles equal fresh compiles', () => {
           } else if (op.kind === 'service') {
             if (op.svc) c.upsertService(op.svc);
             else c.removeService(op.key);
+          } else if (op.kind === 'node') {
+            if (op.node) c.upsertNode(op.node);
+            else c.removeNode(op.key);
           } else if (op.slice) c.upsertEndpointSlice(op.slice);
           else c.removeEndpointSlice(op.key);
           state = apply(state, op);
+          if (local === 'present') {
+            localPods = presentPods(state);
+            c.setLocalPods(localPods);
+          }
           const next = c.result();
           const fresh = compile(state, localPods, { mode, previous: next });
           const got = view(next);
@@ -162,4 +178,30 @@ describe('incremental compiles equal fresh compiles', () => {
     );
     expect(steps).toBeGreaterThan(1000);
   }, 180_000);
+});
+
+describe('a changed set of local pods', () => {
+  it('compiles or drops only the endpoints that joined or left, as a fresh compile would (generated)', () => {
+    const localArb = (s: ClusterState): fc.Arbitrary<LocalPods> =>
+      fc.oneof(fc.constantFrom<LocalPods>({ nodeName: 'n0' }, { nodeName: 'n1' }, { nodeName: 'n9' }), fc.subarray([...s.pods.map(podKey), 'ns0/gone']).map((pods) => ({ pods })));
+    const arb = stateArb().chain((s) => fc.record({ state: fc.constant(s), first: localArb(s), then: fc.array(localArb(s), { minLength: 1, maxLength: 5 }), mode: fc.constantFrom('standard' as const, 'strict' as const) }));
+    fc.assert(
+      fc.property(arb, ({ state, first, then, mode }) => {
+        const c = new Compiler(state, first, { mode });
+        let prev = c.result();
+        const maps = new Map<string, string>();
+        applyDiff(maps, diff(null, prev));
+        for (const [i, local] of then.entries()) {
+          c.setLocalPods(local);
+          const next = c.result();
+          const got = view(next);
+          expect(got, `step ${i}: ${JSON.stringify(local)}`).toEqual(view(compile(state, local, { mode, previous: next })));
+          applyDiff(maps, diff(prev, next));
+          expect(Object.fromEntries([...maps].sort())).toEqual(Object.fromEntries(Object.entries(got.prefixes).sort()));
+          prev = next;
+        }
+      }),
+      { numRuns: 200, seed: Number(process.env.DNSGATE_SEED ?? 20260102) },
+    );
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import type {
   EndpointSlice,
   LabelSelector,
   NetworkPolicy,
+  Node,
   NetworkPolicyPeer,
   NetworkPolicyPort,
   Pod,
@@ -326,6 +327,38 @@ export function stateArb(): fc.Arbitrary<ClusterState> {
       state.endpointSlices = svcs.map((s) => s.slice);
       return state;
     });
+}
+
+/**
+ * Node lists a cluster moves between: n0, n1 and sometimes n2, each maybe gone, relabelled
+ * (role, zone: what `nodes` peers select), with addresses added, dropped, reordered or moved to
+ * another node, or only its resourceVersion bumped (a status heartbeat).
+ */
+export function nodesArb(): fc.Arbitrary<Node[]> {
+  const one = (name: string, i: number): fc.Arbitrary<Node | null> =>
+    fc
+      .record({
+        present: fc.constantFrom(true, true, true, false),
+        role: fc.constantFrom<string | undefined>('worker', 'worker', undefined),
+        zone: fc.constantFrom('a', 'b'),
+        v4: fc.constantFrom(NODE_V4[i] ?? NODE_V4_EXTRA, NODE_V4[i] ?? NODE_V4_EXTRA, NODE_V4_EXTRA, '192.168.0.9'),
+        v6: fc.option(fc.constantFrom(NODE_V6[i] ?? 'fd01::9', 'fd01::9'), { nil: undefined }),
+        extra: fc.subarray([NODE_V4_EXTRA, '10.1.0.3', '192.168.0.1']),
+        v6First: fc.boolean(),
+        rv: fc.integer({ min: 1, max: 3 }),
+      })
+      .map(({ present, role, zone, v4, v6, extra, v6First, rv }) => {
+        if (!present) return null;
+        const main = [{ type: 'InternalIP', address: v4 }, ...(v6 ? [{ type: 'InternalIP', address: v6 }] : [])];
+        const addresses = [...(v6First ? main.reverse() : main), ...extra.filter((a) => a !== v4).map((address) => ({ type: 'ExternalIP', address }))];
+        return {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { name, resourceVersion: String(rv), labels: { ...(role ? { role } : {}), zone } },
+          status: { addresses },
+        };
+      });
+  return fc.tuple(one('n0', 0), one('n1', 1), fc.option(one('n2', 2), { nil: null }).map((n) => n ?? null)).map((ns) => ns.filter((n): n is Node => n !== null));
 }
 
 /** How a flow end is written: a pod by name, except host-network pods (the datapath sees only the node IP). */
