@@ -4,8 +4,9 @@
 // gets a kubeconfig (its own CA, a bearer token) as it would in a cluster.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { run, runOk, type Harness } from '../../src/sandbox/index.js';
@@ -56,24 +57,36 @@ export class KubeApiLink {
     private readonly hostIp: string,
     private readonly nodeIp: string,
     private readonly caPem: string,
+    /** A directory this link made (certificate files) and removes on close(). */
+    private ownDir: string | undefined,
   ) {
     this.api = api;
   }
 
   /**
    * The stand-in filled with the manifests' objects, and a factory for E2eNodeOptions.kube that
-   * links it to the node. Call close() (E2eNode.destroy does) to take it all down.
+   * links it to the node. Call close() (E2eNode.destroy does) to take it all down. Without `dir`
+   * the certificate goes to a temporary directory that close() removes.
    */
-  static async create(manifests: readonly string[], dir: string): Promise<KubeApiLink> {
+  static async create(manifests: readonly string[], dir?: string): Promise<KubeApiLink> {
     // A random /30 in 10.251.0.0/16: the relay's end on the host, the agent's end in the node.
     const base = randomInt(0, 16384) * 4;
     const ip = (n: number): string => `10.251.${Math.floor((base + n) / 256)}.${(base + n) % 256}`;
     const hostIp = ip(1);
-    const tls = certFor(dir, hostIp);
-    const api = new KubeApiStandIn({ tls, tokens: { 'agent-token': AGENT_USER } });
-    await api.start();
-    for (const o of manifestObjects(manifests)) api.apply(o);
-    return new KubeApiLink(api, hostIp, ip(2), tls.cert);
+    const certDir = dir ?? mkdtempSync(join(tmpdir(), 'dnsgate-e2e-kube-'));
+    const ownDir = dir === undefined ? certDir : undefined;
+    let api: KubeApiStandIn | undefined;
+    try {
+      const tls = certFor(certDir, hostIp);
+      api = new KubeApiStandIn({ tls, tokens: { 'agent-token': AGENT_USER } });
+      await api.start();
+      for (const o of manifestObjects(manifests)) api.apply(o);
+      return new KubeApiLink(api, hostIp, ip(2), tls.cert, ownDir);
+    } catch (err) {
+      await api?.stop().catch(() => {});
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   /** For E2eNodeOptions.kube: the veth into the node, the relay, and the agent's kubeconfig. */
@@ -124,6 +137,8 @@ export class KubeApiLink {
     await this.api.stop().catch(() => {});
     if (this.hostIf) await run(['ip', 'link', 'del', this.hostIf]);
     this.hostIf = undefined;
+    if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
+    this.ownDir = undefined;
   }
 
   /** The stand-in's copy of an object (status included). */

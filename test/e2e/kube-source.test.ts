@@ -1,17 +1,16 @@
-// The agent on a real node reading the cluster from the Kubernetes API (the stand-in, over HTTPS
-// with a kubeconfig, reached from the node namespace) instead of files: the tier and domain
-// scenarios behave as with files, a policy changed through the API is programmed from the watch,
-// and an invalid policy gets Accepted=False and a Warning Event written by the leader agent.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// What only the Kubernetes mode has, on a real node whose agent reads the cluster from the API
+// stand-in (over HTTPS with a kubeconfig, reached from the node namespace): it syncs before it
+// programs and reads as its service account, a policy changed through the API is programmed from
+// the watch, and an invalid policy gets Accepted=False and a Warning Event written by the leader
+// agent. The tier and domain scenarios themselves run in both modes in tiers.test.ts, dns.test.ts
+// and moon-backend-egress.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_USER, KubeApiLink } from './kube-api.js';
-import { E2eNode, KUBE_DNS, REPO, needRoot } from './node.js';
+import { TIERS_MANIFESTS, TIERS_ZONE } from './cases/tiers.js';
+import { AGENT_USER, type KubeApiLink } from './kube-api.js';
+import { createModeNode } from './node-modes.js';
+import { needRoot, type E2eNode } from './node.js';
 
 type Obj = Record<string, unknown>;
-const TIERS = join(REPO, 'test/e2e/fixtures/tiers.yaml');
-const DNS = join(REPO, 'test/e2e/fixtures/dns.yaml');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -25,29 +24,17 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined> |
 
 const accepted = (o: Obj | undefined): Obj | undefined => ((o?.status as Obj | undefined)?.conditions as Obj[] | undefined)?.find((c) => c.type === 'Accepted');
 
-async function kubeNode(manifests: string[], zone: { name: string; type: 'A'; data: string }[], outside?: string[]): Promise<{ node: E2eNode; link: KubeApiLink; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'dnsgate-e2e-kube-'));
-  const link = await KubeApiLink.create(manifests, dir);
-  try {
-    const node = await E2eNode.create({ manifests, zone, nodeName: 'node-a', kube: link.endpoint, ...(outside ? { harness: { outside: { addresses: outside } } } : {}) });
-    return { node, link, dir };
-  } catch (err) {
-    await link.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-describe.skipIf(!needRoot)('e2e: Kubernetes source, tiers', () => {
+describe.skipIf(!needRoot)('e2e: Kubernetes source', () => {
   let node: E2eNode;
   let link: KubeApiLink;
-  let dir: string;
   beforeAll(async () => {
-    ({ node, link, dir } = await kubeNode([TIERS, KUBE_DNS], [{ name: 'api.example.com', type: 'A', data: '203.0.113.60' }], ['169.254.169.254', '198.51.100.65', '198.51.100.66']));
+    const made = await createModeNode('kube', { manifests: TIERS_MANIFESTS, zone: TIERS_ZONE, harness: { outside: { addresses: ['198.51.100.65', '198.51.100.66'] } } });
+    node = made.node;
+    if (!made.link) throw new Error('kube mode made no API link');
+    link = made.link;
   }, 120_000);
   afterAll(async () => {
     await node?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('read its cluster from the API: synced first, then programmed and ready, as the service account', () => {
@@ -57,18 +44,6 @@ describe.skipIf(!needRoot)('e2e: Kubernetes source, tiers', () => {
     const lists = link.api.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/pods'));
     expect(lists.length).toBeGreaterThan(0);
     expect(lists.every((r) => r.user === AGENT_USER && r.status === 200)).toBe(true);
-  });
-
-  it.each([
-    ['IMDS: Admin Deny beats the namespace allow-all', 'http://169.254.169.254:80/', '169.254.169.254', 80, 'deny', 'Admin', 'ClusterNetworkPolicy/block-instance-metadata-service', 'deny-imds'],
-    ['IMDS: the namespace allow-all opens the rest', 'http://198.51.100.65:80/', '198.51.100.65', 80, 'allow', 'NetworkPolicy', 'NetworkPolicy/legacy/allow-all-ipv4-egress', 0],
-  ] as const)('%s', async (_what, url, dst, dport, verdict, tier, policy, rule) => {
-    const pod = 'legacy/app';
-    const r = await node.curl(pod, url);
-    if (verdict === 'allow') expect(r.body).toBe(`outside ${dst} port ${dport} from ${node.h.pod(pod).ipv4}`);
-    else expect(r.code).toBe(28);
-    const d = await node.decision({ pod, dst, dport, decision: verdict });
-    expect({ tier: d.tier, policy: d.policy, rule: d.rule }).toEqual({ tier, policy, rule });
   });
 
   it('programs a policy added through the API (watch event): a NetworkPolicy opens a Baseline-denied flow', async () => {
@@ -115,26 +90,5 @@ describe.skipIf(!needRoot)('e2e: Kubernetes source, tiers', () => {
     expect(writes.every((r) => r.user === AGENT_USER)).toBe(true);
     await node.waitLog((l) => l.event === 'manifest_problem' && typeof l.ref === 'string' && l.ref.includes('broken'));
     expect((await node.curl('teams/app', 'http://198.51.100.65:80/')).code).toBe(28);
-  });
-});
-
-describe.skipIf(!needRoot)('e2e: Kubernetes source, domains', () => {
-  let node: E2eNode;
-  let dir: string;
-  beforeAll(async () => {
-    ({ node, dir } = await kubeNode([DNS, KUBE_DNS], [{ name: 'bucket.s3.us-east-1.amazonaws.com', type: 'A', data: '203.0.113.90' }]));
-  }, 120_000);
-  afterAll(async () => {
-    await node?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
-
-  it('a name resolved through the proxy opens its IP for that pod only', async () => {
-    const r = await node.curl('storage/uploader', 'http://bucket.s3.us-east-1.amazonaws.com:443/');
-    expect(r.body).toBe(`outside 203.0.113.90 port 443 from ${node.h.pod('storage/uploader').ipv4}`);
-    const d = await node.decision({ pod: 'storage/uploader', decision: 'allow', dst: '203.0.113.90', dport: 443 });
-    expect(d).toMatchObject({ tier: 'NetworkPolicy', policy: 'ApplicationNetworkPolicy/storage/access-to-s3', rule: 0 });
-    expect((await node.curl('storage/uploader-2', 'http://203.0.113.90:443/')).code).toBe(28);
-    await node.decision({ pod: 'storage/uploader-2', decision: 'deny', dst: '203.0.113.90', dport: 443 });
   });
 });

@@ -1,9 +1,15 @@
 // examples/moon-backend-egress on a real node: the backend reaches api.example.com and
 // *.example.net on TCP 443 after resolving them through its normal resolv.conf (transparently
 // redirected to dnsgate's proxy); other ports, other names and IPs it did not resolve are dropped
-// (the client times out), and the decision log says which tier and policy decided.
+// (the client times out), and the decision log says which tier and policy decided. Runs with the
+// agent reading the example's files and reading the Kubernetes API stand-in holding them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2eNode, KUBE_DNS, example, needRoot } from './node.js';
+import { SOURCE_MODES, createModeNode } from './node-modes.js';
+import { KUBE_DNS, example, needRoot, type E2eNode } from './node.js';
+
+const POLICY = 'ApplicationNetworkPolicy/moon/moon-backend-egress';
+/** A drop by the NetworkPolicy tier: the backend is selected and no rule allows the flow. */
+const UNMATCHED = { tier: 'NetworkPolicy', policy: null, rule: null };
 
 const ZONE = [
   { name: 'api.example.com', type: 'A' as const, data: '203.0.113.60', ttl: 300 },
@@ -13,14 +19,14 @@ const ZONE = [
   { name: 'direct.example.org', type: 'A' as const, data: '203.0.113.64', ttl: 300 },
 ];
 
-describe.skipIf(!needRoot)('e2e: moon-backend-egress', () => {
+describe.skipIf(!needRoot).each(SOURCE_MODES)('e2e: moon-backend-egress (%s)', (mode) => {
   let node: E2eNode;
   beforeAll(async () => {
-    node = await E2eNode.create({
+    ({ node } = await createModeNode(mode, {
       manifests: [example('moon-backend-egress', 'cluster.yaml'), example('moon-backend-egress', 'policy.yaml'), KUBE_DNS],
       nodeName: 'node-a',
       zone: ZONE,
-    });
+    }));
   }, 120_000);
   afterAll(async () => {
     await node?.destroy();
@@ -38,7 +44,7 @@ describe.skipIf(!needRoot)('e2e: moon-backend-egress', () => {
     const r = await node.curl('moon/backend', 'http://203.0.113.64:443/');
     expect(r.code).toBe(28);
     const d = await node.decision({ pod: 'moon/backend', decision: 'deny', dst: '203.0.113.64', dport: 443 });
-    expect(d).toMatchObject({ tier: 'NetworkPolicy', direction: 'egress', protocol: 'TCP' });
+    expect(d).toMatchObject({ ...UNMATCHED, direction: 'egress', protocol: 'TCP' });
   });
 
   it('reaches the exact name on its port after a lookup through the cluster DNS address', async () => {
@@ -46,11 +52,13 @@ describe.skipIf(!needRoot)('e2e: moon-backend-egress', () => {
     expect(r.stderr).toBe('');
     expect(r.body).toBe('outside 203.0.113.60 port 443 from 10.244.80.10');
     const d = await node.decision({ pod: 'moon/backend', decision: 'allow', dst: '203.0.113.60', dport: 443 });
-    expect(d).toMatchObject({ tier: 'NetworkPolicy', policy: 'ApplicationNetworkPolicy/moon/moon-backend-egress', rule: 0 });
+    expect(d).toMatchObject({ tier: 'NetworkPolicy', policy: POLICY, rule: 0 });
   });
 
   it('reaches a name under the wildcard', async () => {
     expect((await node.curl('moon/backend', 'http://cdn.example.net:443/')).body).toBe('outside 203.0.113.62 port 443 from 10.244.80.10');
+    const d = await node.decision({ pod: 'moon/backend', decision: 'allow', dst: '203.0.113.62', dport: 443 });
+    expect({ tier: d.tier, policy: d.policy, rule: d.rule }).toEqual({ tier: 'NetworkPolicy', policy: POLICY, rule: 0 });
   });
 
   it.each([
@@ -61,11 +69,13 @@ describe.skipIf(!needRoot)('e2e: moon-backend-egress', () => {
     const r = await node.curl('moon/backend', url);
     expect(r.code).toBe(28);
     const d = await node.decision({ pod: 'moon/backend', decision: 'deny', dst, dport });
-    expect(d.tier).toBe('NetworkPolicy');
+    expect({ tier: d.tier, policy: d.policy, rule: d.rule }).toEqual(UNMATCHED);
   });
 
   it('leaves the unselected frontend open', async () => {
     expect((await node.curl('moon/frontend', 'http://203.0.113.64:80/')).body).toBe('outside 203.0.113.64 port 80 from 10.244.80.20');
+    const d = await node.decision({ pod: 'moon/frontend', decision: 'allow', dst: '203.0.113.64', dport: 80 });
+    expect({ tier: d.tier, policy: d.policy, rule: d.rule }).toEqual({ tier: 'Default', policy: null, rule: null });
   });
 
   it('answers the pod from the address it asked (dig @10.96.0.10, UDP and TCP)', async () => {
