@@ -41,6 +41,8 @@ export class DnsMetrics {
   readonly learnedEntries: Gauge;
   readonly evictions: FastCounter<'reason'>;
   readonly spoofDrops: FastCounter<'reason'>;
+  readonly coalesced: FastCounter<'transport'>;
+  readonly truncated: FastCounter<'transport'>;
   readonly inflight: Gauge;
 
   constructor(registry = new Registry()) {
@@ -105,6 +107,18 @@ export class DnsMetrics {
       name: 'dnsgate_dns_spoof_drops_total',
       help: 'Upstream messages dropped because they match no outstanding query',
       labelNames: ['reason'],
+      registry,
+    });
+    this.coalesced = new FastCounter({
+      name: 'dnsgate_dns_coalesced_total',
+      help: 'Client queries that waited for an identical query already in flight instead of going upstream',
+      labelNames: ['transport'],
+      registry,
+    });
+    this.truncated = new FastCounter({
+      name: 'dnsgate_dns_truncated_replies_total',
+      help: 'Replies cut to header and question with TC set because they exceeded the client UDP size',
+      labelNames: ['transport'],
       registry,
     });
     this.inflight = new Gauge({

@@ -1,9 +1,11 @@
-// The UDP listener: one datagram in, at most one datagram out, to the address it came from.
+// The UDP listener: one datagram in, at most one datagram out, to the address it came from. A
+// reply larger than the client said it can take goes out truncated (TC set) so it retries over TCP.
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { clientAddress } from './client-address.js';
 import type { QueryHandler } from './query-handler.js';
+import { MIN_UDP_SIZE, clientUdpSize, truncateReply } from './wire.js';
 
 export class UdpServer {
   private socket: Socket | undefined;
@@ -11,6 +13,10 @@ export class UdpServer {
   droppedPortZero = 0;
   /** Replies that dgram refused synchronously. */
   sendErrors = 0;
+  /** Replies cut to header + question (+ OPT) with TC because the client's UDP size was smaller. */
+  truncated = 0;
+  /** Called for each truncated reply (metrics). */
+  onTruncated: (() => void) | undefined;
 
   constructor(
     private readonly host: string,
@@ -30,6 +36,16 @@ export class UdpServer {
       }
       this.handler.handle(msg, clientAddress(rinfo.address), 'udp', (reply) => {
         if (reply === undefined || this.socket !== socket) return;
+        // Upstreams usually honour the client's size already (the query's OPT is forwarded), but
+        // not all do, and a coalesced answer was sized for another client's query.
+        if (reply.length > MIN_UDP_SIZE) {
+          const limit = clientUdpSize(msg);
+          if (reply.length > limit) {
+            reply = truncateReply(reply, limit);
+            this.truncated++;
+            this.onTruncated?.();
+          }
+        }
         try {
           socket.send(reply, rinfo.port, rinfo.address);
         } catch {

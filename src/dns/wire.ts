@@ -103,26 +103,21 @@ export function labelText(buf: Uint8Array, from: number, to: number): string {
 }
 
 /**
- * Does `resp` (a response) carry the same question as `query`, comparing the name without
- * regard to ASCII case? `q` is the query's parsed question.
+ * Does `resp` (a response) carry exactly the question of `query`, byte for byte? `q` is the query's
+ * parsed question. The upstream received these exact bytes and echoes them, so the name's letter
+ * case must match too: a case-insensitive match would throw away what 0x20 randomisation adds to
+ * the ID and port a forger has to guess.
  */
 export function sameQuestion(query: Uint8Array, q: Question, resp: Uint8Array): boolean {
   if (resp.length < q.end || qdCount(resp) !== 1) return false;
-  for (let i = HEADER_LEN; i < q.end; i++) {
-    let a = query[i] ?? 0;
-    let b = resp[i] ?? 0;
-    if (a === b) continue;
-    // Only name bytes may differ, and only by ASCII case (labels lengths are bytes < 64, so
-    // they never look like letters and cannot be confused with them).
-    if (i >= q.nameEnd) return false;
-    if (a >= 0x41 && a <= 0x5a) a |= 0x20;
-    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
-    if (a !== b || a < 0x61 || a > 0x7a) return false;
-  }
+  for (let i = HEADER_LEN; i < q.end; i++) if (query[i] !== resp[i]) return false;
   return true;
 }
 
-/** Put the client's exact qname letter case back into the response (0x20 preservation). */
+/**
+ * Put the client's exact qname letter case into a response to the same question in another case
+ * (a coalesced duplicate, see upstream-client.ts): the client's 0x20 check then passes.
+ */
 export function copyQuestionName(query: Uint8Array, q: Question, resp: Uint8Array): void {
   for (let i = HEADER_LEN; i < q.nameEnd; i++) resp[i] = query[i] ?? 0;
 }
@@ -177,9 +172,7 @@ export function makeReply(query: Uint8Array, q: Question | undefined, rcode: num
   out.writeUInt16BE(opt < 0 ? 0 : 1, 10);
   if (opt >= 0) {
     // Root name, type OPT, our UDP size, extended rcode 0, version 0, the query's DO bit, no options.
-    let nameEnd = opt;
-    while ((query[nameEnd] ?? 0) !== 0 && ((query[nameEnd] ?? 0) & 0xc0) !== 0xc0) nameEnd += 1 + (query[nameEnd] ?? 0);
-    const ttlAt = nameEnd + ((query[nameEnd] ?? 0) === 0 ? 1 : 2) + 4;
+    const ttlAt = optTypeAt(query, opt) + 4;
     out[len] = 0;
     out.writeUInt16BE(TYPE_OPT, len + 1);
     out.writeUInt16BE(REPLY_UDP_SIZE, len + 3);
@@ -188,6 +181,95 @@ export function makeReply(query: Uint8Array, q: Question | undefined, rcode: num
     out[len + 7] = (query[ttlAt + 2] ?? 0) & 0x80;
     out[len + 8] = 0;
     out.writeUInt16BE(0, len + 9);
+  }
+  return out;
+}
+
+/** Offset of the TYPE field of the record starting at `start` (just past its owner name). */
+function optTypeAt(buf: Uint8Array, start: number): number {
+  let at = start;
+  for (;;) {
+    const len = buf[at] ?? 0;
+    if ((len & 0xc0) === 0xc0) return at + 2;
+    at += 1 + len;
+    if (len === 0) return at;
+  }
+}
+
+const DO = 0x80;
+/** Without EDNS a UDP message is at most 512 bytes (RFC 1035 4.2.1), and never less with it. */
+export const MIN_UDP_SIZE = 512;
+
+/**
+ * The part of a query besides its name, type and class that changes the answer an upstream gives:
+ * RD, CD, whether EDNS is present and its DO bit. Bits, so a client can make at most 16 variants
+ * of one question (what coalescing in upstream-client.ts keys on).
+ */
+export function answerShapingBits(query: Uint8Array, q: Question): number {
+  const flags = flagsOf(query);
+  let bits = ((flags & RD) !== 0 ? 1 : 0) | ((flags & CD) !== 0 ? 2 : 0);
+  const opt = findOpt(query, q);
+  if (opt >= 0) {
+    bits |= 4;
+    if (((query[optTypeAt(query, opt) + 6] ?? 0) & DO) !== 0) bits |= 8;
+  }
+  return bits;
+}
+
+/**
+ * The largest UDP reply the client of `query` accepts: 512 without OPT, else the OPT's payload
+ * size, never below 512 (RFC 6891 6.2.5). A query whose question cannot be read gets 512.
+ */
+export function clientUdpSize(query: Uint8Array): number {
+  let q: Question;
+  try {
+    q = readQuestion(query);
+  } catch {
+    return MIN_UDP_SIZE;
+  }
+  const opt = findOpt(query, q);
+  if (opt < 0) return MIN_UDP_SIZE;
+  return Math.max(MIN_UDP_SIZE, u16(query, optTypeAt(query, opt) + 2));
+}
+
+/**
+ * `reply` cut down to what a UDP client with payload size `limit` can take (RFC 1035 4.2.1,
+ * RFC 2181 9): the header with TC set and no records, the question, and the reply's OPT record
+ * (extended rcode, version, DO) when there is one, its options dropped if they do not fit. The
+ * client retries over TCP. A reply whose question cannot be read keeps only its header.
+ */
+export function truncateReply(reply: Uint8Array, limit: number): Buffer {
+  let q: Question | undefined;
+  try {
+    q = readQuestion(reply);
+  } catch {
+    q = undefined;
+  }
+  const len = q === undefined ? HEADER_LEN : q.end;
+  const opt = q === undefined ? -1 : findOpt(reply, q);
+  let optLen = 0;
+  let typeAt = 0;
+  let rdLen = 0;
+  if (opt >= 0) {
+    typeAt = optTypeAt(reply, opt);
+    rdLen = u16(reply, typeAt + 8);
+    if (typeAt + 10 + rdLen > reply.length || len + 11 + rdLen > limit) rdLen = 0;
+    optLen = 11 + rdLen;
+  }
+  const out = Buffer.alloc(len + optLen);
+  out.set(reply.subarray(0, len));
+  const flags = flagsOf(reply) | TC;
+  out[2] = flags >>> 8;
+  out[3] = flags & 0xff;
+  out.writeUInt16BE(q === undefined ? 0 : 1, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(optLen === 0 ? 0 : 1, 10);
+  if (optLen > 0) {
+    // The owner of an OPT is always the root; a compressed one is written out as such.
+    out[len] = 0;
+    out.set(reply.subarray(typeAt, typeAt + 8), len + 1);
+    out.writeUInt16BE(rdLen, len + 9);
+    out.set(reply.subarray(typeAt + 10, typeAt + 10 + rdLen), len + 11);
   }
   return out;
 }

@@ -44,22 +44,36 @@ describe('readQuestion', () => {
 });
 
 describe('sameQuestion / copyQuestionName', () => {
-  it('matches case-insensitively and restores the client case', () => {
+  it('matches only the exact question bytes', () => {
     const query = q('MiXeD.example.COM');
-    const resp = Buffer.from(q('mixed.EXAMPLE.com'));
-    const parsed = readQuestion(query);
-    expect(sameQuestion(query, parsed, resp)).toBe(true);
-    copyQuestionName(query, parsed, resp);
-    expect(resp.subarray(12).equals(query.subarray(12))).toBe(true);
+    expect(sameQuestion(query, readQuestion(query), Buffer.from(query))).toBe(true);
   });
 
   it.each([
     ['another name', q('other.example.com')],
     ['another type', q('mixed.example.com', 'AAAA')],
     ['a shorter message', q('mixed.example.com').subarray(0, 20)],
+    ['the name in another letter case', q('mixed.EXAMPLE.com')],
+    ['one letter in another case', q('mixed.example.coM')],
   ])('rejects %s', (_l, resp) => {
     const query = q('mixed.example.com');
     expect(sameQuestion(query, readQuestion(query), resp)).toBe(false);
+  });
+
+  it('rejects every case variant of a generated name, accepts only the name itself', () =>
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z]{1,10}\.[a-z]{1,10}$/), fc.array(fc.boolean(), { minLength: 21, maxLength: 21 }), (name, flips) => {
+        const variant = [...name].map((c, i) => (flips[i] === true ? c.toUpperCase() : c)).join('');
+        const query = q(name);
+        expect(sameQuestion(query, readQuestion(query), q(variant))).toBe(variant === name);
+      }),
+    ));
+
+  it('copyQuestionName writes the query case into a response to the same name', () => {
+    const query = q('MiXeD.example.COM');
+    const resp = Buffer.from(q('mixed.EXAMPLE.com'));
+    copyQuestionName(query, readQuestion(query), resp);
+    expect(resp.subarray(12).equals(query.subarray(12))).toBe(true);
   });
 });
 

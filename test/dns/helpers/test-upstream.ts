@@ -19,9 +19,15 @@ export interface NameRule {
   delayMs?: number;
   /** Never answer. */
   drop?: boolean;
-  /** Send this forged answer (with `spoofA` addresses) first; the genuine one follows after `delayMs` (min 30 ms). */
-  spoof?: 'id' | 'question' | 'source';
+  /**
+   * Send this forged answer (with `spoofA` addresses) first; the genuine one follows after
+   * `delayMs` (min 30 ms). `id`: wrong ID; `question`: another name; `case`: the name received
+   * with every letter's case flipped; `source`: right ID and question from another port.
+   */
+  spoof?: 'id' | 'question' | 'case' | 'source';
   spoofA?: string[];
+  /** Send the whole answer over UDP whatever the client's size (as some servers and middleboxes do). */
+  ignoreUdpSize?: boolean;
   /** Answer with raw bytes instead (malformed answers). Gets the query's ID patched in. */
   raw?: (query: Buffer) => Buffer;
 }
@@ -144,7 +150,7 @@ export class TestUpstream {
     // Honour the client's UDP size like a real server: 512 without EDNS, else the OPT's size.
     const opt = query.additionals?.find((r) => r.type === 'OPT') as { udpPayloadSize?: number } | undefined;
     const maxUdp = opt === undefined ? 512 : Math.max(512, opt.udpPayloadSize ?? 512);
-    if (transport === 'udp' && genuine.length > maxUdp) {
+    if (transport === 'udp' && genuine.length > maxUdp && rule?.ignoreUdpSize !== true) {
       genuine = dnsPacket.encode({ ...packet, flags: (packet.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
     }
     genuine.writeUInt16BE(query.id ?? 0, 0);
@@ -158,6 +164,11 @@ export class TestUpstream {
       if (rule.spoof === 'question' && forged.questions?.[0] !== undefined) {
         forged.questions = [{ ...forged.questions[0], name: `x${forged.questions[0].name}` }];
         forged.answers = forged.answers?.map((a) => ({ ...a, name: `x${a.name}` }) as Answer);
+      }
+      if (rule.spoof === 'case' && forged.questions?.[0] !== undefined) {
+        const flipped = flipCase(forged.questions[0].name);
+        forged.questions = [{ ...forged.questions[0], name: flipped }];
+        forged.answers = forged.answers?.map((a) => ({ ...a, name: flipped }) as Answer);
       }
       const bytes = dnsPacket.encode(forged);
       if (rule.spoof === 'source' && transport === 'udp') sendSpoofed(bytes);
@@ -210,4 +221,9 @@ export class TestUpstream {
       }
     });
   }
+}
+
+/** Every ASCII letter in the other case: the same name to a case-insensitive comparison. */
+export function flipCase(name: string): string {
+  return name.replace(/[a-zA-Z]/g, (c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()));
 }
