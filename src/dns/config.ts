@@ -1,5 +1,5 @@
 // Proxy configuration with its defaults. Every limit has a default so `{ upstreams }` suffices.
-import { DEFAULT_LEARNED_LIMITS, DEFAULT_TTL_BOUNDS, learnedExpiry, type LearnedLimits, type TTLBounds } from '../fqdn/index.js';
+import { DEFAULT_LEARNED_LIMITS, DEFAULT_TTL_BOUNDS, LearnedConfigError, LearnedStore, learnedExpiry, type LearnedLimits, type TTLBounds } from '../fqdn/index.js';
 import { DnsConfigError } from './errors.js';
 import type { QueryFilterMode } from './query-filter.js';
 
@@ -30,6 +30,16 @@ export interface DnsProxyConfig {
   readonly tcpMaxConnections: number;
   readonly tcpMaxConnectionsPerClient: number;
   readonly tcpMaxInflightPerConnection: number;
+  /** A TCP message whose first byte has arrived must be complete within this long (slowloris). */
+  readonly tcpFrameTimeoutMs: number;
+  /** A TCP connection stops being read after this long and closes once its answers are written. */
+  readonly tcpMaxConnectionLifetimeMs: number;
+  /**
+   * Answers not yet taken by a TCP client, in bytes: above the soft limit the connection is not
+   * read (no new queries) until the client catches up; above the hard limit it is closed.
+   */
+  readonly tcpWriteBufferSoftBytes: number;
+  readonly tcpWriteBufferHardBytes: number;
   readonly maxInflight: number;
   readonly maxInflightPerClient: number;
   readonly programTimeoutMs: number;
@@ -60,6 +70,10 @@ export const DEFAULT_DNS_PROXY_CONFIG: Omit<DnsProxyConfig, 'upstreams'> = {
   tcpMaxConnections: 1000,
   tcpMaxConnectionsPerClient: 64,
   tcpMaxInflightPerConnection: 128,
+  tcpFrameTimeoutMs: 5000,
+  tcpMaxConnectionLifetimeMs: 300_000,
+  tcpWriteBufferSoftBytes: 256 * 1024,
+  tcpWriteBufferHardBytes: 1024 * 1024,
   maxInflight: 20_000,
   maxInflightPerClient: 2000,
   programTimeoutMs: 250,
@@ -72,11 +86,30 @@ export const DEFAULT_DNS_PROXY_CONFIG: Omit<DnsProxyConfig, 'upstreams'> = {
   logLinesPerSecond: 10,
 };
 
+/** Smallest soft limit: Node's default writable high-water mark (16 KiB). */
+const MIN_WRITE_BUFFER_SOFT_BYTES = 16 * 1024;
+/** A largest DNS message with its two-byte prefix. */
+const MAX_FRAME_BYTES = 65537;
+
+/** Lower case, without the root's trailing dot. */
+function normalizeSuffix(s: string): string {
+  return s.toLowerCase().replace(/\.$/, '');
+}
+
 export type DnsProxyConfigInput = Partial<DnsProxyConfig> & Pick<DnsProxyConfig, 'upstreams'>;
 
 /** Defaults filled in and every field checked, so nothing on the query path can trip over config. */
 export function resolveConfig(input: DnsProxyConfigInput): DnsProxyConfig {
-  const cfg: DnsProxyConfig = { ...DEFAULT_DNS_PROXY_CONFIG, ...input };
+  const merged: DnsProxyConfig = { ...DEFAULT_DNS_PROXY_CONFIG, ...input };
+  if (!Array.isArray(merged.allowedSuffixes) || merged.allowedSuffixes.some((x) => typeof x !== 'string')) {
+    throw new DnsConfigError('allowedSuffixes', 'must be a list of domain names');
+  }
+  const cfg: DnsProxyConfig = {
+    ...merged,
+    // Names are compared in lower case without the root dot: `Cluster.Local.` means cluster.local.
+    allowedSuffixes: merged.allowedSuffixes.map(normalizeSuffix),
+    learnedLimits: { ...DEFAULT_LEARNED_LIMITS, ...merged.learnedLimits },
+  };
   const positive: (keyof DnsProxyConfig)[] = [
     'upstreamTimeoutMs',
     'upstreamAttempts',
@@ -91,6 +124,10 @@ export function resolveConfig(input: DnsProxyConfigInput): DnsProxyConfig {
     'tcpMaxConnections',
     'tcpMaxConnectionsPerClient',
     'tcpMaxInflightPerConnection',
+    'tcpFrameTimeoutMs',
+    'tcpMaxConnectionLifetimeMs',
+    'tcpWriteBufferSoftBytes',
+    'tcpWriteBufferHardBytes',
     'maxInflight',
     'maxInflightPerClient',
     'programTimeoutMs',
@@ -101,6 +138,31 @@ export function resolveConfig(input: DnsProxyConfigInput): DnsProxyConfig {
   for (const k of positive) {
     const v = cfg[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new DnsConfigError(k, `must be an integer >= 1, got ${String(v)}`);
+  }
+  // The soft limit must reach the socket's high-water mark, or no 'drain' would ever resume reading.
+  if (cfg.tcpWriteBufferSoftBytes < MIN_WRITE_BUFFER_SOFT_BYTES) {
+    throw new DnsConfigError('tcpWriteBufferSoftBytes', `must be at least ${MIN_WRITE_BUFFER_SOFT_BYTES}, got ${cfg.tcpWriteBufferSoftBytes}`);
+  }
+  // Room for at least one largest message above the soft limit, so the hard limit only catches
+  // clients that stopped reading, not one large answer.
+  if (cfg.tcpWriteBufferHardBytes < cfg.tcpWriteBufferSoftBytes + MAX_FRAME_BYTES) {
+    throw new DnsConfigError(
+      'tcpWriteBufferHardBytes',
+      `must be at least tcpWriteBufferSoftBytes + ${MAX_FRAME_BYTES} (${cfg.tcpWriteBufferSoftBytes + MAX_FRAME_BYTES}), got ${cfg.tcpWriteBufferHardBytes}`,
+    );
+  }
+  for (const s of cfg.allowedSuffixes) {
+    // '' (written `.`) is the root: it matches only the root name, as any suffix matches itself.
+    if (s !== '' && (s.length > 253 || s.split('.').some((label) => label.length === 0 || label.length > 63))) {
+      throw new DnsConfigError('allowedSuffixes', `not a domain name: ${JSON.stringify(s)}`);
+    }
+  }
+  try {
+    // The store checks its own limits; building an empty one costs nothing and keeps one rule.
+    new LearnedStore(cfg.learnedLimits);
+  } catch (err) {
+    if (err instanceof LearnedConfigError) throw new DnsConfigError(`learnedLimits.${err.field}`, err.message);
+    throw err;
   }
   if (cfg.udpSockets > 65536) throw new DnsConfigError('udpSockets', 'at most 65536');
   if (!['off', 'refuse', 'nxdomain'].includes(cfg.queryFilter)) throw new DnsConfigError('queryFilter', `must be off, refuse or nxdomain, got ${String(cfg.queryFilter)}`);

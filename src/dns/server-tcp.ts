@@ -1,9 +1,18 @@
 // The TCP listener (RFC 7766): several queries per connection answered as they complete (out of
-// order), each reply framed in one write; idle connections close; a connection with too many
-// queries in flight stops being read until some complete (back-pressure instead of unbounded
-// memory); connections are capped globally and per client address.
+// order), each reply framed in one write; connections are capped globally and per client address.
+//
+// Nothing a client does may grow the proxy's memory or hold a connection forever:
+// - a connection with too many queries in flight, or whose answers the client is not taking
+//   (write buffer above the soft limit), is not read until that clears; above the hard limit it
+//   is closed;
+// - a message whose first byte arrived must be complete within the frame timeout (the idle timer
+//   alone resets on every byte, so a byte at a time would hold a connection forever);
+// - a connection lives at most the lifetime limit, then is no longer read and closes once its
+//   answers are written;
+// - a connection with nothing in flight closes when idle.
 import { createServer, type Server, type Socket } from 'node:net';
 import { clientAddress } from './client-address.js';
+import { DEFAULT_DNS_PROXY_CONFIG } from './config.js';
 import type { QueryHandler } from './query-handler.js';
 import { FrameReader, FrameWriter } from './tcp-framing.js';
 import { HEADER_LEN } from './wire.js';
@@ -13,19 +22,59 @@ export interface TcpServerLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
   readonly maxInflightPerConnection: number;
+  /** Defaults: the DnsProxyConfig defaults of tcpFrameTimeoutMs, tcpMaxConnectionLifetimeMs, ... */
+  readonly frameTimeoutMs?: number;
+  readonly maxLifetimeMs?: number;
+  readonly writeBufferSoftBytes?: number;
+  readonly writeBufferHardBytes?: number;
 }
+
+/** Why connections were closed by the server, and the write buffering seen (for tests and metrics). */
+export interface TcpServerStats {
+  readonly connections: number;
+  readonly frameTimeouts: number;
+  readonly lifetimeCloses: number;
+  readonly idleCloses: number;
+  readonly badFrames: number;
+  readonly writeBufferCloses: number;
+  /** Times a connection stopped being read because its client was not taking its answers. */
+  readonly writePauses: number;
+  /** Largest write buffer any connection had right after an answer was queued. */
+  readonly peakWriteBufferBytes: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class TcpServer {
   private server: Server | undefined;
   private readonly perClient = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
+  private readonly counters: Mutable<Omit<TcpServerStats, 'connections'>> = {
+    frameTimeouts: 0,
+    lifetimeCloses: 0,
+    idleCloses: 0,
+    badFrames: 0,
+    writeBufferCloses: 0,
+    writePauses: 0,
+    peakWriteBufferBytes: 0,
+  };
+  private readonly frameTimeoutMs: number;
+  private readonly maxLifetimeMs: number;
+  private readonly softBytes: number;
+  private readonly hardBytes: number;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     private readonly handler: QueryHandler,
     private readonly limits: TcpServerLimits,
-  ) {}
+  ) {
+    const d = DEFAULT_DNS_PROXY_CONFIG;
+    this.frameTimeoutMs = limits.frameTimeoutMs ?? d.tcpFrameTimeoutMs;
+    this.maxLifetimeMs = limits.maxLifetimeMs ?? d.tcpMaxConnectionLifetimeMs;
+    this.softBytes = limits.writeBufferSoftBytes ?? d.tcpWriteBufferSoftBytes;
+    this.hardBytes = limits.writeBufferHardBytes ?? d.tcpWriteBufferHardBytes;
+  }
 
   listen(): Promise<{ address: string; port: number }> {
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -50,6 +99,17 @@ export class TcpServer {
     return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
   }
 
+  get stats(): TcpServerStats {
+    return { connections: this.sockets.size, ...this.counters };
+  }
+
+  /** Answers queued in the proxy and not yet taken by the kernel, over all connections. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const s of this.sockets) n += s.writableLength;
+    return n;
+  }
+
   private accept(socket: Socket): void {
     const client = clientAddress(socket.remoteAddress ?? '');
     const count = (this.perClient.get(client) ?? 0) + 1;
@@ -59,45 +119,145 @@ export class TcpServer {
     }
     this.perClient.set(client, count);
     this.sockets.add(socket);
+    const counters = this.counters;
+    const { maxInflightPerConnection, idleMs } = this.limits;
+    const { frameTimeoutMs, softBytes, hardBytes } = this;
     const reader = new FrameReader();
     const writer = new FrameWriter(socket);
     let inflight = 0;
-    let paused = false;
+    let reading = true;
+    // Messages of an already-read chunk not dispatched yet: one chunk can hold thousands of
+    // queries, and the limits must hold within a chunk too.
+    let backlog: Buffer[] = [];
+    let backlogAt = 0;
+    let closing = false;
+    let writeBlocked = false;
     let closed = false;
+    // When the frame now being received started (0: none), for the frame deadline.
+    let frameStart = 0;
+    let frameTimer: NodeJS.Timeout | undefined;
 
-    socket.setTimeout(this.limits.idleMs, () => {
+    const onFrameTimer = (): void => {
+      if (closed || frameStart === 0 || !reading) return;
+      const left = frameStart + frameTimeoutMs - Date.now();
+      if (left > 0) {
+        frameTimer = setTimeout(onFrameTimer, left);
+        return;
+      }
+      counters.frameTimeouts++;
+      kill();
+    };
+    const kill = (): void => {
+      closed = true;
+      socket.destroy();
+    };
+    const armFrameTimer = (): void => {
+      if (frameTimer === undefined) frameTimer = setTimeout(onFrameTimer, frameTimeoutMs);
+      else frameTimer.refresh();
+    };
+    const finishSoon = (): void => {
+      // Whatever the client does with its half of the connection, it is gone after idleMs.
+      socket.end();
+      setTimeout(() => socket.destroy(), idleMs).unref();
+    };
+    const mayRead = (): boolean => !closing && inflight < maxInflightPerConnection && socket.writableLength <= softBytes;
+    /** Dispatch backlogged messages while the limits allow. False when the connection was closed. */
+    const dispatch = (): boolean => {
+      while (backlogAt < backlog.length && mayRead()) {
+        const msg = backlog[backlogAt++]!;
+        if (msg.length < HEADER_LEN) {
+          // Not even a header: there is no query to answer, and the stream cannot be trusted.
+          counters.badFrames++;
+          kill();
+          return false;
+        }
+        inflight++;
+        this.handler.handle(msg, client, 'tcp', onReply);
+        if (closed) return false;
+      }
+      if (backlogAt === backlog.length) {
+        backlog = [];
+        backlogAt = 0;
+      }
+      return true;
+    };
+    // Read only while the client's queries and unread answers are within limits.
+    const updateReading = (): void => {
+      if (closed) return;
+      if (backlogAt < backlog.length && !dispatch()) return;
+      const over = socket.writableLength > softBytes;
+      if (over && !writeBlocked) counters.writePauses++;
+      writeBlocked = over;
+      const should = backlogAt === backlog.length && mayRead();
+      if (should === reading) return;
+      reading = should;
+      if (should) {
+        socket.resume();
+        // Time spent not reading is the server's choice, not the client's: the frame restarts.
+        if (frameStart !== 0) {
+          frameStart = Date.now();
+          armFrameTimer();
+        }
+      } else {
+        socket.pause();
+      }
+    };
+    const lifetime = setTimeout(() => {
+      counters.lifetimeCloses++;
+      closing = true;
+      updateReading();
+      if (inflight === 0) finishSoon();
+    }, this.maxLifetimeMs);
+
+    socket.setTimeout(idleMs, () => {
       // Idle means nothing in flight; a connection waiting for answers is not idle.
-      if (inflight === 0) socket.destroy();
+      if (inflight === 0) {
+        counters.idleCloses++;
+        kill();
+      }
     });
     socket.on('error', () => {});
+    socket.on('drain', updateReading);
     socket.on('close', () => {
       closed = true;
+      clearTimeout(lifetime);
+      clearTimeout(frameTimer);
       this.sockets.delete(socket);
       const left = (this.perClient.get(client) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(client);
       else this.perClient.set(client, left);
     });
-    socket.on('data', (chunk) => {
-      for (const msg of reader.push(chunk)) {
-        if (msg.length < HEADER_LEN) {
-          // Not even a header: there is no query to answer, and the stream cannot be trusted.
-          socket.destroy();
+    function onReply(reply: Buffer | undefined): void {
+      inflight--;
+      if (closed) return;
+      if (reply !== undefined) {
+        writer.write(reply);
+        const queued = socket.writableLength;
+        if (queued > counters.peakWriteBufferBytes) counters.peakWriteBufferBytes = queued;
+        if (queued > hardBytes) {
+          counters.writeBufferCloses++;
+          kill();
           return;
         }
-        inflight++;
-        if (inflight >= this.limits.maxInflightPerConnection && !paused) {
-          paused = true;
-          socket.pause();
-        }
-        this.handler.handle(msg, client, 'tcp', (reply) => {
-          inflight--;
-          if (closed) return;
-          if (reply !== undefined) writer.write(reply);
-          if (paused && inflight < this.limits.maxInflightPerConnection) {
-            paused = false;
-            socket.resume();
-          }
-        });
+      }
+      updateReading();
+      if (closing && inflight === 0) finishSoon();
+    }
+    socket.on('data', (chunk: Buffer) => {
+      if (closed) return;
+      const msgs = reader.push(chunk);
+      if (msgs.length > 0) {
+        // Only reached while reading, that is with an empty backlog.
+        backlog = msgs;
+        backlogAt = 0;
+        if (!dispatch()) return;
+      }
+      updateReading();
+      if (reader.buffered === 0) frameStart = 0;
+      else if (frameStart === 0 || msgs.length > 0) {
+        // A frame started in this chunk (the previous one, if any, just completed).
+        frameStart = Date.now();
+        armFrameTimer();
       }
     });
   }
