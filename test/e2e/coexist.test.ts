@@ -10,13 +10,15 @@
 //   no address (firewall BLOCK), a connection to the zone's own address is dropped or passed as the
 //   evaluator says with nothing learned, so a policy-allowed but firewall-blocked name opens nothing.
 // Every name has its own address (zones.yaml), so no row's learning can open another row's address.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { loadManifests } from '../../src/api/load.js';
 import type { ClusterState } from '../../src/api/types.js';
 import { Evaluator } from '../../src/policy/evaluate.js';
-import { analyzeCoexistence, parseNamesFile, userNames } from '../../src/r53/coexist/index.js';
+import { analyzeCoexistence, parseNamesFile, runCoexistCommand, userNames } from '../../src/r53/coexist/index.js';
 import type { CoexistReport, PodRcode, Row, TypeResult } from '../../src/r53/coexist/index.js';
 import { loadFirewallFile } from '../../src/r53/config-load.js';
 import { loadZoneFiles } from '../../src/r53/zone-load.js';
@@ -34,25 +36,55 @@ const PORT = 443;
 const PORT_LABEL = `TCP/${PORT}`;
 
 /** The prediction, computed before any namespace exists (it.each needs the rows at collection). */
-async function predict(): Promise<{ state: ClusterState; report: CoexistReport }> {
+async function predict(firewallFile: string): Promise<{ state: ClusterState; report: CoexistReport }> {
   const { state, problems } = await loadManifests(MANIFESTS);
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) throw new Error(`fixture manifests rejected: ${JSON.stringify(errors)}`);
-  const { config } = await loadFirewallFile(FIREWALL);
+  const { config } = await loadFirewallFile(firewallFile);
   const zones = await loadZoneFiles([ZONES]);
   const names = userNames(parseNamesFile(readFileSync(NAMES, 'utf8')), NAMES);
   return { state, report: analyzeCoexistence({ state, firewall: config, zones, names }) };
 }
 
-const { state, report } = await predict();
-const evaluator = new Evaluator(state);
+/**
+ * The fixture firewall, and the same rules with the firewall unavailable (failing closed: SERVFAIL;
+ * failing open: plain answers), written to a temporary file the emulator and the prediction share.
+ */
+const VARIANT_DIR = mkdtempSync(join(tmpdir(), 'dnsgate-e2e-coexist-'));
+function firewallVariant(label: string, settings: Record<string, unknown>): string {
+  if (Object.keys(settings).length === 0) return FIREWALL;
+  const doc = parseYaml(readFileSync(FIREWALL, 'utf8')) as { settings?: Record<string, unknown> };
+  const file = join(VARIANT_DIR, `${label.replace(/\W+/g, '-')}.yaml`);
+  writeFileSync(file, toYaml({ ...doc, settings: { ...doc.settings, ...settings } }));
+  return file;
+}
 
-/** One observed (pod, name) per pod of each subject: the grouping into subjects is checked too. */
-const CASES: [string, string, string, Row][] = report.rows.flatMap((row) => {
-  const subject = report.subjects.find((s) => s.id === row.subject);
-  if (!subject) throw new Error(`report row for unknown subject ${row.subject}`);
-  return subject.pods.map((pod): [string, string, string, Row] => [pod, row.name, row.outcome, row]);
-});
+interface Variant {
+  label: string;
+  firewallFile: string;
+  state: ClusterState;
+  report: CoexistReport;
+  /** One observed (pod, name) per pod of each subject: the grouping into subjects is checked too. */
+  cases: [string, string, string, Row][];
+}
+
+async function variant(label: string, settings: Record<string, unknown>): Promise<Variant> {
+  const firewallFile = firewallVariant(label, settings);
+  const { state, report } = await predict(firewallFile);
+  const cases = report.rows.flatMap((row) => {
+    const subject = report.subjects.find((s) => s.id === row.subject);
+    if (!subject) throw new Error(`report row for unknown subject ${row.subject}`);
+    return subject.pods.map((pod): [string, string, string, Row] => [pod, row.name, row.outcome, row]);
+  });
+  return { label, firewallFile, state, report, cases };
+}
+
+const VARIANTS: Variant[] = [
+  await variant('firewall available', {}),
+  await variant('firewall down, failing closed', { firewallAvailable: false, failOpen: 'DISABLED' }),
+  await variant('firewall down, failing open', { firewallAvailable: false, failOpen: 'ENABLED' }),
+];
+const BASE = VARIANTS[0]!;
 
 /** Every address any observation may connect to: the answers and the zones' own addresses. */
 function reportAddresses(r: CoexistReport): string[] {
@@ -88,7 +120,41 @@ function parseDig(stdout: string): Observed {
   return { rcode: status?.[1] ?? `no status in: ${stdout}`, answers };
 }
 
-describe.skipIf(!needRoot)('e2e: dnsgate coexist prediction = what pods observe through the agent in front of the Route 53 emulator', () => {
+afterAll(() => rmSync(VARIANT_DIR, { recursive: true, force: true }));
+
+describe('the coexist fixtures and their predictions', () => {
+  it('the available firewall covers every case the issue names', () => {
+    const { report, cases } = BASE;
+    const kinds = new Set(report.rows.map((r) => r.outcome));
+    for (const k of ['reachable', 'alert-only', 'blocked-by-firewall', 'blocked-by-policy', 'override-allowed', 'override-denied'] as const) expect(kinds).toContain(k);
+    const blockRcodes = new Set(report.rows.filter((r) => r.outcome === 'blocked-by-firewall').map((r) => r.results[0]?.dns.rcode));
+    expect([...blockRcodes].sort()).toEqual(['NOERROR-NODATA', 'NXDOMAIN']);
+    // A name the policy allows (a pattern matches) that the firewall blocks: the dead rule.
+    expect(report.rows.some((r) => r.outcome === 'blocked-by-firewall' && r.patterns.length > 0)).toBe(true);
+    // Some subject groups several pods, and each of them is observed.
+    expect(cases.length).toBeGreaterThan(report.rows.length);
+  });
+
+  it('a firewall down fails closed with SERVFAIL for every name, or open with no firewall outcome at all', () => {
+    const [, closed, open] = VARIANTS;
+    expect(new Set(closed!.report.rows.flatMap((r) => r.results.map((t) => t.dns.rcode)))).toEqual(new Set(['SERVFAIL']));
+    expect(open!.report.rows.filter((r) => r.results.some((t) => t.firewall.verdict !== 'ANSWER' || t.firewall.action !== null))).toEqual([]);
+  });
+
+  it.each(VARIANTS.map((v) => [v.label, v] as const))('`dnsgate coexist -o json` on the same files prints the same report (%s)', async (_label, v) => {
+    let out = '';
+    const errors: string[] = [];
+    const code = await runCoexistCommand(['-f', ...MANIFESTS, '--firewall', v.firewallFile, '--zones', ZONES, '--names', NAMES, '-o', 'json'], {
+      stdout: (text) => void (out += text),
+      stderr: (line) => void errors.push(line),
+    });
+    expect({ code, errors }).toEqual({ code: 0, errors: [] });
+    expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(v.report)));
+  });
+});
+
+describe.skipIf(!needRoot).each(VARIANTS)('e2e: dnsgate coexist prediction = what pods observe through the agent in front of the Route 53 emulator ($label)', ({ firewallFile, state, report, cases }) => {
+  const evaluator = new Evaluator(state);
   let node: E2eNode;
   let metricsUrl: string;
 
@@ -97,7 +163,7 @@ describe.skipIf(!needRoot)('e2e: dnsgate coexist prediction = what pods observe 
       manifests: MANIFESTS,
       zone: [],
       harness: {
-        upstream: { ipv4: UPSTREAM_V4, r53: { zoneFiles: [ZONES], firewallFile: FIREWALL } },
+        upstream: { ipv4: UPSTREAM_V4, r53: { zoneFiles: [ZONES], firewallFile } },
         outside: { addresses: reportAddresses(report), tcpPorts: [PORT], udpPorts: [] },
         execTimeoutMs: 20_000,
       },
@@ -148,17 +214,7 @@ describe.skipIf(!needRoot)('e2e: dnsgate coexist prediction = what pods observe 
     return { connected: r.ok, decision: await decisionAfter(since, pod, ip) };
   }
 
-  it('the report covers every case the issue names', () => {
-    const kinds = new Set(report.rows.map((r) => r.outcome));
-    for (const k of ['reachable', 'alert-only', 'blocked-by-firewall', 'blocked-by-policy', 'override-allowed', 'override-denied'] as const) expect(kinds).toContain(k);
-    const blockRcodes = new Set(report.rows.filter((r) => r.outcome === 'blocked-by-firewall').map((r) => r.results[0]?.dns.rcode));
-    expect([...blockRcodes].sort()).toEqual(['NOERROR-NODATA', 'NXDOMAIN']);
-    // A name the policy allows (a pattern matches) that the firewall blocks: the dead rule.
-    expect(report.rows.some((r) => r.outcome === 'blocked-by-firewall' && r.patterns.length > 0)).toBe(true);
-    expect(CASES.length).toBeGreaterThan(report.rows.length);
-  });
-
-  it.each(CASES)('%s %s: predicted %s', async (pod, name, _outcome, row) => {
+  it.each(cases)('%s %s: predicted %s', async (pod, name, _outcome, row) => {
     for (const t of row.results) {
       const before = await learnedCounters();
       expect(await dig(pod, name, t.qtype), `${pod} ${name} ${t.qtype}`).toEqual(expectedAnswer(t));
