@@ -1,6 +1,10 @@
 // Upstream queries over TCP (for queries that reached the proxy over TCP, RFC 7766): a few
 // persistent connections per upstream, pipelined, answers matched by ID and question whatever
 // their order. A connection that closes fails its outstanding queries so the caller can retry.
+// A connection on which a query timed out without anything at all arriving since that query was
+// written is stalled (upstream wedged, state lost on a middlebox): it is closed, failing its other
+// queries too, so that no later query is sent into it. One that still delivers answers is only
+// slow for that name and is kept.
 import { connect, type Socket } from 'node:net';
 import { FrameReader, FrameWriter } from './tcp-framing.js';
 import type { RandomSource } from './random.js';
@@ -23,6 +27,7 @@ interface Pending {
   readonly query: Buffer;
   readonly q: Question;
   readonly cb: UpstreamCallback;
+  readonly sentAt: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -34,12 +39,15 @@ interface Conn {
   readonly pending: Map<number, Pending>;
   idle: NodeJS.Timeout | undefined;
   dead: boolean;
+  /** When bytes last arrived (0: never). */
+  lastRx: number;
 }
 
 export class TcpUpstreamPool {
   private readonly conns = new Map<string, Conn[]>();
   private next = 0;
   private closed = false;
+  private stallCount = 0;
 
   constructor(private readonly opts: TcpPoolOptions) {}
 
@@ -50,8 +58,8 @@ export class TcpUpstreamPool {
     let id = this.opts.random.u16();
     while (conn.pending.has(id)) id = this.opts.random.u16();
     setMessageId(query, id);
-    const p: Pending = { id, conn, query, q, cb, timer: undefined };
-    p.timer = setTimeout(() => this.finish(p, undefined, 'timeout'), timeoutMs);
+    const p: Pending = { id, conn, query, q, cb, sentAt: Date.now(), timer: undefined };
+    p.timer = setTimeout(() => this.onTimeout(p), timeoutMs);
     conn.pending.set(id, p);
     if (conn.idle !== undefined) {
       clearTimeout(conn.idle);
@@ -64,6 +72,11 @@ export class TcpUpstreamPool {
     let n = 0;
     for (const list of this.conns.values()) n += list.length;
     return n;
+  }
+
+  /** Connections closed because a query timed out with nothing received on them meanwhile. */
+  get stalls(): number {
+    return this.stallCount;
   }
 
   close(): void {
@@ -94,8 +107,9 @@ export class TcpUpstreamPool {
 
   private open(upstream: UpstreamAddr): Conn {
     const socket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    const conn: Conn = { upstream, socket, reader: new FrameReader(), writer: new FrameWriter(socket), pending: new Map(), idle: undefined, dead: false };
+    const conn: Conn = { upstream, socket, reader: new FrameReader(), writer: new FrameWriter(socket), pending: new Map(), idle: undefined, dead: false, lastRx: 0 };
     socket.on('data', (chunk) => {
+      conn.lastRx = Date.now();
       for (const msg of conn.reader.push(chunk)) this.onMessage(conn, msg);
     });
     socket.on('error', () => this.kill(conn, 'socket'));
@@ -110,6 +124,17 @@ export class TcpUpstreamPool {
     if (p === undefined) return this.opts.onDrop('unknown_id', from);
     if (!sameQuestion(p.query, p.q, msg)) return this.opts.onDrop('wrong_question', from);
     this.finish(p, msg, undefined);
+  }
+
+  private onTimeout(p: Pending): void {
+    const conn = p.conn;
+    if (conn.pending.get(p.id) !== p) return;
+    // Killed before any callback runs, so a retry from a callback cannot pick this connection.
+    if (conn.lastRx < p.sentAt) {
+      this.stallCount++;
+      return this.kill(conn, 'timeout');
+    }
+    this.finish(p, undefined, 'timeout');
   }
 
   private finish(p: Pending, resp: Buffer | undefined, failure: SendFailure | undefined): void {
