@@ -10,6 +10,9 @@
 //   no address (firewall BLOCK), a connection to the zone's own address is dropped or passed as the
 //   evaluator says with nothing learned, so a policy-allowed but firewall-blocked name opens nothing.
 // Every name has its own address (zones.yaml), so no row's learning can open another row's address.
+// Three node runs: the fixture firewall, and the same rules with the firewall unavailable (failing
+// closed, failing open). A note on what is not observed: the emulator's ALERT query-log line (the
+// harness does not expose the emulator's output); ALERT rows are checked as answered and reachable.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
