@@ -69,7 +69,7 @@ describe.skipIf(!needRoot).each(SOURCE_MODES)('e2e: DNS learning (%s)', (mode) =
     expect(who(d)).toEqual(UNMATCHED);
   });
 
-  it.each([
+  it.concurrent.each([
     ['the apex of the wildcard', 'http://s3.us-east-1.amazonaws.com:443/', '203.0.113.92'],
     ['another region', 'http://s3.us-west-2.amazonaws.com:443/', '203.0.113.93'],
     ['a name chained (CNAME) to a matching one', 'http://files.example.org:443/', '203.0.113.95'],

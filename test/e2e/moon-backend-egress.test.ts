@@ -61,7 +61,7 @@ describe.skipIf(!needRoot).each(SOURCE_MODES)('e2e: moon-backend-egress (%s)', (
     expect({ tier: d.tier, policy: d.policy, rule: d.rule }).toEqual({ tier: 'NetworkPolicy', policy: POLICY, rule: 0 });
   });
 
-  it.each([
+  it.concurrent.each([
     ['the right name on another port', 'http://api.example.com:80/', '203.0.113.60', 80],
     ['a subdomain of the exact name', 'http://v2.api.example.com:443/', '203.0.113.61', 443],
     ['the apex of the wildcard', 'http://example.net:443/', '203.0.113.63', 443],
