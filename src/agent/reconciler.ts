@@ -1,12 +1,13 @@
 // The reconcile loop: cluster changes and pod interface changes in, the datapath programmed out.
-// Changes are debounced into batches; a batch is compiled incrementally where src/compile can
-// (pods and policies) and from scratch otherwise (namespaces, nodes, Services, EndpointSlices,
-// or a different set of local pods), then applied with `Datapath.applyNode`, which writes only
-// what differs. One pass runs at a time; changes arriving meanwhile form the next batch. A failed
-// pass is retried with backoff, and the time from a batch's first change to its programming is
-// exported as a metric.
+// Changes are debounced into batches; a batch is fed object by object to the incremental
+// compiler (pods, policies, Namespaces, Services, EndpointSlices, Nodes; in standalone mode a
+// different set of local pods too), then applied with `Datapath.applyNode`, which writes only what
+// differs. Only the first pass, a retry after a failed one and a change the batch cannot name (an
+// object of an unknown kind, or none at all) compile from scratch. One pass runs at a time;
+// changes arriving meanwhile form the next batch. A failed pass is retried with backoff, and the
+// time from a batch's first change to its programming is exported as a metric.
 import type { Logger } from 'pino';
-import type { ClusterState, PolicyObject, Pod } from '../api/types.js';
+import type { ClusterState, KnownObject } from '../api/types.js';
 import { Compiler, type LocalPods } from '../compile/compiler.js';
 import type { CompiledNode } from '../compile/types.js';
 import type { ApplyResult, Datapath } from '../datapath/types.js';
@@ -38,7 +39,7 @@ export interface ProgrammedPass {
   readonly full: boolean;
 }
 
-const POLICY_KINDS = new Set(['NetworkPolicy', 'ApplicationNetworkPolicy', 'ClusterNetworkPolicy']);
+const KINDS = new Set<string>(['Pod', 'Namespace', 'Node', 'Service', 'EndpointSlice', 'NetworkPolicy', 'ApplicationNetworkPolicy', 'ClusterNetworkPolicy']);
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
 
 function localPodKeys(state: ClusterState): string[] {
@@ -167,14 +168,15 @@ export class Reconciler {
     try {
       const keys = this.opts.nodeName === undefined ? localPodKeys(state) : [];
       const keysText = keys.join('\n');
-      if (this.compiler === undefined || (this.opts.nodeName === undefined && keysText !== this.localKeys)) {
-        const local: LocalPods = this.opts.nodeName === undefined ? { pods: keys } : { nodeName: this.opts.nodeName };
+      const local: LocalPods = this.opts.nodeName === undefined ? { pods: keys } : { nodeName: this.opts.nodeName };
+      if (this.compiler === undefined) {
         this.compiler = new Compiler(state, local, { mode: this.opts.mode, ...(this.last ? { previous: this.last } : {}) });
-        this.localKeys = keysText;
         full = true;
       } else {
+        if (keysText !== this.localKeys) this.compiler.setLocalPods(local);
         full = this.applyChanges(this.compiler, state, changes, replace);
       }
+      this.localKeys = keysText;
       const node = this.compiler.result();
       const ifindexes = this.ifindexes;
       const result = await this.opts.datapath.applyNode(node, (key) => ifindexes.get(key));
@@ -201,27 +203,51 @@ export class Reconciler {
 
   /** Feeds a batch to the incremental compiler; returns true when it had to start over. */
   private applyChanges(compiler: Compiler, state: ClusterState, changes: readonly ObjectChange[], replace: boolean): boolean {
-    const other = replace || changes.some((c) => {
-      const kind = (c.after ?? c.before)?.kind;
-      return kind !== 'Pod' && !(kind !== undefined && POLICY_KINDS.has(kind));
-    });
-    if (other) {
+    if (replace || changes.some((c) => !KINDS.has((c.after ?? c.before)?.kind ?? ''))) {
       compiler.replaceState(state);
       return true;
     }
     for (const c of changes) {
-      const obj = c.after ?? c.before;
-      if (!obj) continue;
-      if (obj.kind === 'Pod') {
-        const pod = obj as Pod;
-        if (c.op === 'delete' || !c.after) compiler.removePod(`${pod.metadata.namespace}/${pod.metadata.name}`);
-        else compiler.upsertPod(c.after as Pod);
-      } else if (c.op === 'delete' || !c.after) {
-        compiler.removePolicyObject(obj as PolicyObject);
-      } else {
-        compiler.upsertPolicy(c.after as PolicyObject);
-      }
+      if (c.op !== 'delete' && c.after) applyChange(compiler, { now: c.after });
+      else applyChange(compiler, { gone: (c.before ?? c.after) as KnownObject });
     }
     return false;
+  }
+}
+
+/** One object change, routed to the compiler method for its kind. */
+function applyChange(compiler: Compiler, change: { gone: KnownObject } | { now: KnownObject }): void {
+  if ('now' in change) {
+    const obj = change.now;
+    switch (obj.kind) {
+      case 'Pod':
+        return compiler.upsertPod(obj);
+      case 'Namespace':
+        return compiler.upsertNamespace(obj);
+      case 'Node':
+        return compiler.upsertNode(obj);
+      case 'Service':
+        return compiler.upsertService(obj);
+      case 'EndpointSlice':
+        return compiler.upsertEndpointSlice(obj);
+      default:
+        return compiler.upsertPolicy(obj);
+    }
+  }
+  const obj = change.gone;
+  const key = obj.metadata.namespace === undefined ? obj.metadata.name : `${obj.metadata.namespace}/${obj.metadata.name}`;
+  switch (obj.kind) {
+    case 'Pod':
+      return compiler.removePod(key);
+    case 'Namespace':
+      return compiler.removeNamespace(obj.metadata.name);
+    case 'Node':
+      return compiler.removeNode(obj.metadata.name);
+    case 'Service':
+      return compiler.removeService(key);
+    case 'EndpointSlice':
+      return compiler.removeEndpointSlice(key);
+    default:
+      return compiler.removePolicyObject(obj);
   }
 }
