@@ -20,7 +20,10 @@ export interface UdpPoolOptions {
   readonly sockets: number;
   /** A socket takes no new queries after this many and closes once its last answer is in. */
   readonly maxUsesPerSocket: number;
-  /** Outstanding queries per socket (IDs are 16 bits; staying far below keeps IDs guessable-free). */
+  /**
+   * Outstanding queries per socket. Each one is an ID a forged datagram to that port can hit, so
+   * this stays far below 65536; a full socket sends the query on another one.
+   */
   readonly maxPendingPerSocket: number;
   readonly random: RandomSource;
   readonly onDrop: (reason: DropReason, from: string) => void;
@@ -57,7 +60,7 @@ export class UdpUpstreamPool {
   send(upstream: UpstreamAddr, query: Buffer, q: Question, timeoutMs: number, cb: UpstreamCallback): void {
     if (this.closed) return cb(undefined, 'shutdown');
     const slot = this.pickSlot(upstream);
-    if (slot.pending.size >= this.opts.maxPendingPerSocket) return cb(undefined, 'busy');
+    if (slot === undefined) return cb(undefined, 'busy');
     let id = this.opts.random.u16();
     while (slot.pending.has(id)) id = this.opts.random.u16();
     setMessageId(query, id);
@@ -100,16 +103,22 @@ export class UdpUpstreamPool {
     this.slots.clear();
   }
 
-  private pickSlot(upstream: UpstreamAddr): Slot {
+  /** A random socket with room for one more query; the others in turn when it is full. */
+  private pickSlot(upstream: UpstreamAddr): Slot | undefined {
     let list = this.slots.get(upstream.label);
     if (list === undefined) this.slots.set(upstream.label, (list = []));
-    const i = this.opts.random.below(this.opts.sockets);
-    let slot = list[i];
-    if (slot === undefined || slot.retired) {
-      slot = this.openSlot(upstream);
-      list[i] = slot;
+    const n = this.opts.sockets;
+    const first = this.opts.random.below(n);
+    for (let k = 0; k < n; k++) {
+      const i = (first + k) % n;
+      let slot = list[i];
+      if (slot === undefined || slot.retired) {
+        slot = this.openSlot(upstream);
+        list[i] = slot;
+      }
+      if (slot.pending.size < this.opts.maxPendingPerSocket) return slot;
     }
-    return slot;
+    return undefined;
   }
 
   private openSlot(upstream: UpstreamAddr): Slot {
