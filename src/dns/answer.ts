@@ -1,6 +1,8 @@
 // The only place a response is read beyond its header and question: when the pod has domain rules
 // matching the query name, walk the answer section and collect the A/AAAA records reachable from
 // the query name through CNAMEs in that same response, each with the lowest TTL along its chain.
+// A chain the client could read differently (two targets for one name, a loop, more than
+// MAX_CHAIN hops) makes the answer invalid: the pod gets SERVFAIL and nothing is learned.
 import { DnsWireError } from './errors.js';
 import { HEADER_LEN, MAX_NAME_WIRE, anCount, labelText, qdCount, u16 } from './wire.js';
 
@@ -8,8 +10,8 @@ const TYPE_A = 1;
 const TYPE_CNAME = 5;
 const TYPE_AAAA = 28;
 const CLASS_IN = 1;
-/** Longer chains than this are treated as loops; resolvers stop well before. */
-const MAX_CHAIN = 16;
+/** Longer chains are invalid (SERVFAIL, nothing learned), like loops; resolvers stop well before. */
+export const MAX_CHAIN = 16;
 
 export interface LearnableAddress {
   /** Canonical text (dotted quad, RFC 5952 for IPv6). */
@@ -37,15 +39,25 @@ export function learnableAddresses(resp: Uint8Array, answerStart: number, qname:
   // The usual answer: address records of the query name itself, no CNAME. No chain to follow.
   if (!records.some((rr) => rr.type === TYPE_CNAME)) return direct(records, qname);
   const cname = new Map<string, RR>();
-  for (const rr of records) if (rr.type === TYPE_CNAME && !cname.has(rr.owner)) cname.set(rr.owner, rr);
+  for (const rr of records) {
+    if (rr.type !== TYPE_CNAME) continue;
+    const seen = cname.get(rr.owner);
+    if (seen === undefined) cname.set(rr.owner, rr);
+    // A name has at most one CNAME (RFC 2181 10.1); following one of two would release addresses
+    // the client may reach through the other. A repeated identical record is harmless.
+    else if (seen.data !== rr.data) throw new DnsWireError('answer.CNAME', answerStart, `two CNAME targets for ${rr.owner}`);
+    else if (rr.ttl < seen.ttl) cname.set(rr.owner, rr);
+  }
 
   // Names on the chain, each with the lowest CNAME TTL needed to reach it.
   const reach = new Map<string, number>([[qname, Number.POSITIVE_INFINITY]]);
   let cur = qname;
   let ttl = Number.POSITIVE_INFINITY;
-  for (let hops = 0; hops < MAX_CHAIN; hops++) {
+  for (let hops = 0; ; hops++) {
     const link = cname.get(cur);
-    if (link === undefined || reach.has(link.data)) break;
+    if (link === undefined) break;
+    if (reach.has(link.data)) throw new DnsWireError('answer.CNAME', answerStart, `CNAME loop at ${link.data}`);
+    if (hops === MAX_CHAIN) throw new DnsWireError('answer.CNAME', answerStart, `CNAME chain longer than ${MAX_CHAIN}`);
     ttl = Math.min(ttl, link.ttl);
     cur = link.data;
     reach.set(cur, ttl);

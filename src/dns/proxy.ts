@@ -43,6 +43,7 @@ export class DnsProxy {
   readonly udpPool: UdpUpstreamPool;
   readonly tcpPool: TcpUpstreamPool;
   private readonly handler: QueryHandler;
+  private readonly learner: Learner;
   private readonly datapath: Datapath;
   private readonly udpServers: UdpServer[] = [];
   private readonly tcpServers: TcpServer[] = [];
@@ -97,7 +98,7 @@ export class DnsProxy {
         if (failure !== undefined) metrics.upstreamFailures.labels(u.label, failure).inc();
       },
     });
-    const learner = new Learner({
+    const learner = (this.learner = new Learner({
       datapath: deps.datapath,
       store: this.store,
       ttlBounds: cfg.ttlBounds,
@@ -105,7 +106,7 @@ export class DnsProxy {
       metrics,
       log,
       clock,
-    });
+    }));
     this.handler = new QueryHandler({
       view: deps.view,
       upstream,
@@ -170,9 +171,12 @@ export class DnsProxy {
 
   /**
    * A pod is gone: drop everything it learned from the store and the datapath. Returns how many
-   * entries were removed. (Learning still in flight for it lands in the store and is swept.)
+   * entries were removed. Learning still in flight for it (answers to queries that arrived before
+   * this call) is taken back when it completes and its client gets SERVFAIL, so a pod recreated
+   * under the same name starts with nothing.
    */
   async forgetPod(pod: string): Promise<number> {
+    this.learner.forgetPod(pod);
     const removed = this.store.removePod(pod);
     if (removed.length > 0) {
       this.metrics.evictions.labels('pod').inc(removed.length);

@@ -79,6 +79,8 @@ export class QueryHandler {
 
     const policy = this.opts.view.podBySource(client);
     const rules = policy === undefined ? [] : this.opts.learner.rulesFor(policy.domainRules, q.name);
+    // Taken now: a forgetPod while the query is upstream must not let its answer teach the pod.
+    const life = policy !== undefined && rules.length > 0 ? this.opts.learner.podLife(policy.pod) : undefined;
     if (policy !== undefined) {
       const rcode = filterRcode(this.opts.queryFilter, policy.egressIsolated, rules.length > 0, q.name, this.opts.allowedSuffixes);
       if (rcode !== undefined) {
@@ -111,15 +113,41 @@ export class QueryHandler {
       }
       setMessageId(resp, clientId);
       copyQuestionName(msg, q, resp);
-      // Nothing to learn: no rule matches, or the answer holds no addresses (negative, truncated).
-      if (policy === undefined || rules.length === 0 || rcodeOf(resp) !== Rcode.NOERROR || isTruncated(resp) || anCount(resp) === 0) {
+      // Nothing to learn: no rule matches, or the answer holds no records (negative, NODATA).
+      if (policy === undefined || life === undefined || rcodeOf(resp) !== Rcode.NOERROR || anCount(resp) === 0) {
         return finish('answered', resp);
       }
-      this.opts.learner.hold(policy.pod, q.name, rules, resp, q.end, this.opts.clock(), (outcome) => {
-        if (outcome === 'nothing') return finish('answered', resp);
-        if (outcome === 'programmed') return finish('learned', resp);
-        servfail(outcome === 'invalid' ? 'servfail_invalid' : 'servfail_program');
-      });
+      // A truncated answer's records are used by some stub resolvers (musl < 1.2.4): it is learned
+      // like any other, and when it does not parse it goes out without them and the client
+      // retries over TCP.
+      const truncated = isTruncated(resp);
+      this.opts.learner.hold(
+        policy.pod,
+        q.name,
+        rules,
+        resp,
+        q.end,
+        this.opts.clock(),
+        (outcome) => {
+          if (outcome === 'nothing') return finish('answered', resp);
+          if (outcome === 'programmed') return finish('learned', resp);
+          if (outcome === 'invalid' && truncated) return finish('answered', withoutRecords(resp, msg, q, clientId));
+          servfail(outcome === 'invalid' ? 'servfail_invalid' : 'servfail_program');
+        },
+        life,
+      );
     });
   }
+}
+
+/**
+ * A truncated answer reduced to header, question (+ OPT) with the upstream's flags (TC kept) and
+ * no records: what a client may use of it is nothing, it retries over TCP.
+ */
+function withoutRecords(resp: Buffer, query: Buffer, q: Question, clientId: number): Buffer {
+  setMessageId(query, clientId);
+  const out = makeReply(query, q, Rcode.NOERROR);
+  out[2] = resp[2]!;
+  out[3] = resp[3]!;
+  return out;
 }

@@ -3,7 +3,8 @@
 // gives: the same message with every owner written out in full, and an independent reference.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { learnableAddresses } from '../../src/dns/answer.js';
+import { MAX_CHAIN, learnableAddresses } from '../../src/dns/answer.js';
+import { DnsWireError } from '../../src/dns/errors.js';
 import { readQuestion } from '../../src/dns/wire.js';
 
 interface Rec {
@@ -36,17 +37,24 @@ function encode(qname: string, recs: readonly Rec[], compress: boolean): Buffer 
   return Buffer.concat(parts);
 }
 
-/** SEMANTICS.md 5 read literally: follow the first CNAME of each name, min TTL along the way, max over duplicates. */
-function reference(qname: string, recs: readonly Rec[]): Map<string, number> {
+/**
+ * SEMANTICS.md 5 read literally, undefined where the answer is invalid: two CNAME targets for one
+ * name, a loop, or more than 16 hops. Min TTL along the way, max over duplicate addresses.
+ */
+function reference(qname: string, recs: readonly Rec[]): Map<string, number> | undefined {
   const norm = (s: string): string => s.toLowerCase();
+  const targets = new Map<string, Set<string>>();
+  for (const r of recs) if (r.type === 'CNAME') targets.set(norm(r.owner), (targets.get(norm(r.owner)) ?? new Set()).add(norm(r.data)));
+  if ([...targets.values()].some((t) => t.size > 1)) return undefined;
   const reach = new Map<string, number>([[norm(qname), Infinity]]);
   let cur = norm(qname);
   let ttl = Infinity;
-  for (let hops = 0; hops < 16; hops++) {
-    const link = recs.find((r) => r.type === 'CNAME' && norm(r.owner) === cur);
-    if (link === undefined || reach.has(norm(link.data))) break;
-    ttl = Math.min(ttl, link.ttl);
-    cur = norm(link.data);
+  for (let hops = 0; ; hops++) {
+    const links = recs.filter((r) => r.type === 'CNAME' && norm(r.owner) === cur);
+    if (links.length === 0) break;
+    if (reach.has(norm(links[0]!.data)) || hops === 16) return undefined;
+    ttl = Math.min(ttl, ...links.map((l) => l.ttl));
+    cur = norm(links[0]!.data);
     reach.set(cur, ttl);
   }
   const best = new Map<string, number>();
@@ -85,10 +93,15 @@ describe('learnableAddresses shortcuts', () => {
         const full = encode(qname, recs, false);
         const packed = encode(qname, recs, true);
         const q = readQuestion(full);
+        const ref = reference(qname, recs);
+        if (ref === undefined) {
+          expect(() => learnableAddresses(full, q.end, q.name)).toThrow(DnsWireError);
+          expect(() => learnableAddresses(packed, q.end, q.name)).toThrow(DnsWireError);
+          return;
+        }
         const a = learnableAddresses(full, q.end, q.name);
         const b = learnableAddresses(packed, q.end, q.name);
         expect(b).toEqual(a);
-        const ref = reference(qname, recs);
         // The proxy prints IPv6 in RFC 5952 form; compare through the set of IPv4 plus counts.
         expect(a.length).toBe(ref.size);
         for (const x of a) if (!x.ip.includes(':')) expect(x.ttl).toBe(ref.get(x.ip));
@@ -114,5 +127,65 @@ describe('learnableAddresses shortcuts', () => {
     bad[12] = 0xc0;
     bad[13] = 12;
     expect(() => learnableAddresses(bad, q.end, 'a.test')).toThrow();
+  });
+});
+
+/** q.test -> c1.test -> ... -> c<hops>.test, which holds 10.9.9.9. */
+const chain = (hops: number): Rec[] => [
+  ...Array.from({ length: hops }, (_, i): Rec => ({ owner: i === 0 ? 'q.test' : `c${i}.test`, type: 'CNAME', ttl: 300 - i, data: `c${i + 1}.test` })),
+  { owner: hops === 0 ? 'q.test' : `c${hops}.test`, type: 'A', ttl: 900, data: '10.9.9.9' },
+];
+
+describe('CNAME chains the client could read differently are invalid', () => {
+  it.each<[string, Rec[], { ip: string; ttl: number }[] | 'invalid']>([
+    ['no CNAME', chain(0), [{ ip: '10.9.9.9', ttl: 900 }]],
+    [`${MAX_CHAIN} hops`, chain(MAX_CHAIN), [{ ip: '10.9.9.9', ttl: 300 - (MAX_CHAIN - 1) }]],
+    [`${MAX_CHAIN + 1} hops`, chain(MAX_CHAIN + 1), 'invalid'],
+    ['40 hops', chain(40), 'invalid'],
+    [
+      'two targets for the query name (the first leads to an address)',
+      [
+        { owner: 'q.test', type: 'CNAME', ttl: 60, data: 'a.test' },
+        { owner: 'q.test', type: 'CNAME', ttl: 60, data: 'b.test' },
+        { owner: 'a.test', type: 'A', ttl: 60, data: '10.0.0.1' },
+        { owner: 'b.test', type: 'A', ttl: 60, data: '10.0.0.2' },
+      ],
+      'invalid',
+    ],
+    [
+      'two targets for a name further down the chain',
+      [
+        { owner: 'q.test', type: 'CNAME', ttl: 60, data: 'a.test' },
+        { owner: 'a.test', type: 'CNAME', ttl: 60, data: 'b.test' },
+        { owner: 'A.test', type: 'CNAME', ttl: 60, data: 'c.test' },
+        { owner: 'b.test', type: 'A', ttl: 60, data: '10.0.0.2' },
+      ],
+      'invalid',
+    ],
+    [
+      'the same CNAME twice counts once, with its lower TTL',
+      [
+        { owner: 'q.test', type: 'CNAME', ttl: 90, data: 'a.test' },
+        { owner: 'q.test', type: 'CNAME', ttl: 40, data: 'A.test' },
+        { owner: 'a.test', type: 'A', ttl: 300, data: '10.0.0.1' },
+      ],
+      [{ ip: '10.0.0.1', ttl: 40 }],
+    ],
+    [
+      'a loop',
+      [
+        { owner: 'q.test', type: 'CNAME', ttl: 60, data: 'a.test' },
+        { owner: 'a.test', type: 'CNAME', ttl: 60, data: 'q.test' },
+        { owner: 'a.test', type: 'A', ttl: 60, data: '10.0.0.1' },
+      ],
+      'invalid',
+    ],
+  ])('%s', (_label, recs, expected) => {
+    for (const compress of [false, true]) {
+      const msg = encode('q.test', recs, compress);
+      const q = readQuestion(msg);
+      if (expected === 'invalid') expect(() => learnableAddresses(msg, q.end, q.name)).toThrow(DnsWireError);
+      else expect(learnableAddresses(msg, q.end, q.name)).toEqual(expected);
+    }
   });
 });

@@ -96,7 +96,7 @@ describe('what is learned', () => {
     expect(f.datapath.learnLog).toHaveLength(0);
   });
 
-  it('a truncated UDP answer is not learned; the TCP retry is', async () => {
+  it('a truncated UDP answer without records teaches nothing; the TCP retry does', async () => {
     const f = await fixture();
     f.upstream.set('tc.example.test', { a: ['192.0.2.9'], truncateUdp: true });
     const r = await udpQuery(f.port, query('tc.example.test'), 2000, '127.0.0.1');
@@ -106,6 +106,52 @@ describe('what is learned', () => {
     expect(d!.answers[0]!.data).toBe('192.0.2.9');
     expect(f.upstream.received.map((q) => q.transport)).toEqual(['udp', 'udp', 'tcp']);
     expect(f.datapath.learnedAllowing(POD_A.pod, '192.0.2.9')).toBeDefined();
+  });
+
+  it('a truncated answer carrying addresses is held until they are programmed, and released verbatim', async () => {
+    const f = await fixture();
+    const tc = dnsPacket.encode({
+      id: 0,
+      type: 'response',
+      flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ name: 'tc.example.test', type: 'A', class: 'IN' }],
+      answers: [{ name: 'tc.example.test', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.77' }],
+    });
+    f.upstream.set('tc.example.test', { raw: () => tc });
+    f.datapath.delayLearn(60);
+    f.view.setPod(['127.0.0.1'], { pod: 'ns/local', domainRules: rules('*.example.test'), egressIsolated: true });
+    const r = await udpQuery(f.port, query('tc.example.test', 77), 2000, '127.0.0.1');
+    const receivedAt = Date.now();
+    expect(r!.readUInt16BE(0)).toBe(77);
+    expect(r!.subarray(2).equals(tc.subarray(2))).toBe(true);
+    const learned = f.datapath.learnedAllowing('ns/local', '192.0.2.77');
+    expect(learned).toBeDefined();
+    expect(f.datapath.learnLog.at(-1)!.programmedAt).toBeLessThanOrEqual(receivedAt);
+  });
+
+  it('a truncated answer whose records do not parse goes out without them, TC set, nothing learned', async () => {
+    const f = await fixture();
+    const full = dnsPacket.encode({
+      id: 0,
+      type: 'response',
+      flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ name: 'tc.example.test', type: 'A', class: 'IN' }],
+      answers: [{ name: 'tc.example.test', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.78' }],
+      additionals: [{ name: 'ns.example.test', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.79' }],
+    });
+    // Cut inside the additional record: the answer record is whole, the message is not.
+    f.upstream.set('tc.example.test', { raw: () => full.subarray(0, full.length - 3) });
+    f.view.setPod(['127.0.0.1'], { pod: 'ns/local', domainRules: rules('*.example.test'), egressIsolated: true });
+    const r = await udpQuery(f.port, query('tc.example.test', 78), 2000, '127.0.0.1');
+    expect(r).toBeDefined();
+    const d = dnsPacket.decode(r!);
+    expect(d.id).toBe(78);
+    expect(d.flag_tc).toBe(true);
+    expect(r!.readUInt8(3) & 0xf).toBe(0);
+    expect(d.questions).toEqual([{ name: 'tc.example.test', type: 'A', class: 'IN' }]);
+    expect(d.answers).toEqual([]);
+    expect(r!.readUInt16BE(6) + r!.readUInt16BE(8)).toBe(0);
+    expect(f.datapath.learnLog).toHaveLength(0);
   });
 
   it('learning is per pod, only for matching patterns, never for unknown sources', async () => {
@@ -143,15 +189,45 @@ describe('what is learned', () => {
     expect(f.datapath.learnLog).toHaveLength(0);
   });
 
-  it('caps per (pod, name): only maxIPsPerName addresses stay learned, evictions are counted', async () => {
-    const f = await fixture({ learnedLimits: { maxIPsPerName: 3, maxLearnedPerPod: 10_000 } });
-    f.upstream.set('many.example.test', { a: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5'] });
-    const [r] = await digFrom(f, POD_A.ip, 'many.example.test');
-    expect(r!.status).toBe('NOERROR');
-    expect(f.datapath.learnedOf(POD_A.pod)).toHaveLength(3);
-    expect(f.proxy.store.size).toBe(3);
+  // Every answer that reaches the pod has all its addresses programmed: caps evict older entries
+  // (oldest-expiring first), never an address of the answer going out; an answer that alone holds
+  // more than a cap allows gets SERVFAIL and teaches nothing.
+  it.each<[string, { maxIPsPerName: number; maxLearnedPerPod: number }, [string, string[], number][], string, string[], number]>([
+    // label, limits, answers in order [name, addresses, ttl], status of the last, pod's learned IPs after, cap evictions
+    ['one answer over maxIPsPerName', { maxIPsPerName: 3, maxLearnedPerPod: 10_000 }, [['many.example.test', ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5'], 300]], 'SERVFAIL', [], 0],
+    ['one answer over maxLearnedPerPod', { maxIPsPerName: 1000, maxLearnedPerPod: 2 }, [['many.example.test', ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 300]], 'SERVFAIL', [], 0],
+    ['one answer exactly at maxIPsPerName', { maxIPsPerName: 3, maxLearnedPerPod: 10_000 }, [['many.example.test', ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 300]], 'NOERROR', ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 0],
+    [
+      'a new address expiring before the stored one evicts the stored one',
+      { maxIPsPerName: 1, maxLearnedPerPod: 10_000 },
+      [['x.example.test', ['192.0.2.1'], 3600], ['x.example.test', ['192.0.2.2'], 60]],
+      'NOERROR',
+      ['192.0.2.2'],
+      1,
+    ],
+    [
+      'the pod cap evicts another name, not the answer going out',
+      { maxIPsPerName: 1000, maxLearnedPerPod: 2 },
+      [['a.example.test', ['192.0.2.1'], 300], ['b.example.test', ['192.0.2.2'], 3600], ['c.example.test', ['192.0.2.3'], 60]],
+      'NOERROR',
+      ['192.0.2.2', '192.0.2.3'],
+      1,
+    ],
+  ])('caps: %s', async (_label, learnedLimits, answers, lastStatus, learnedAfter, capEvictions) => {
+    const f = await fixture({ learnedLimits });
+    let last: Awaited<ReturnType<typeof digFrom>>[number] | undefined;
+    for (const [name, a, ttl] of answers) {
+      f.upstream.set(name, { a, ttl });
+      [last] = await digFrom(f, POD_A.ip, name);
+    }
+    expect(last!.status).toBe(lastStatus);
+    const programmed = f.datapath.learnedOf(POD_A.pod).map((e) => e.ip).sort();
+    expect(programmed).toEqual(learnedAfter);
+    // Whatever the pod received is programmed.
+    for (const a of last!.answers) if (a.type === 'A') expect(programmed).toContain(a.data);
+    expect(f.proxy.store.entries(POD_A.pod).map((e) => e.ip).sort()).toEqual(learnedAfter);
     const ev = await f.proxy.metrics.evictions.get();
-    expect(ev.values.find((v) => v.labels.reason === 'cap')?.value).toBe(2);
+    expect(ev.values.find((v) => v.labels.reason === 'cap')?.value ?? 0).toBe(capEvictions);
   });
 });
 
