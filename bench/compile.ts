@@ -1,6 +1,8 @@
 // bench:compile: full compilation of a 10k-pod, 1k-policy cluster for one node's 100 pods, then
-// incremental recompiles (one pod added, one policy changed) with the diff a backend would apply.
-import type { ApplicationNetworkPolicy, ClusterState, NetworkPolicy, Pod, UpstreamClusterNetworkPolicy } from '../src/api/types.js';
+// incremental recompiles (one pod added, one policy changed; with no goal of their own: one
+// EndpointSlice changed, one Namespace relabelled, one Node changed) with the diff a backend would
+// apply.
+import type { ApplicationNetworkPolicy, ClusterState, Namespace, NetworkPolicy, Node, Pod, UpstreamClusterNetworkPolicy } from '../src/api/types.js';
 import { emptyClusterState } from '../src/api/types.js';
 import { Compiler, diff, diffSize } from '../src/compile/index.js';
 import { type Headline, report } from './lib/report.js';
@@ -179,6 +181,47 @@ for (let k = 0; k < 40; k++) {
     current = next;
   }
 }
+// One Namespace relabelled (its team label moved on, then back): its 100 pods are re-selected,
+// for subjects (which policies select them) and as peers (namespaceSelector rules elsewhere).
+const nsTimes: number[] = [];
+const nsDiffs: number[] = [];
+for (let k = 0; k < 20; k++) {
+  const ns = state.namespaces[randomInt(rnd, 0, NAMESPACES - 1)] as Namespace;
+  const team = ns.metadata.labels?.['team'] ?? 't0';
+  const moved: Namespace = { ...ns, metadata: { ...ns.metadata, labels: { team: `t${(Number(team.slice(1)) + 1) % 5}` } } };
+  for (const n of [moved, ns]) {
+    const t = process.hrtime.bigint();
+    live.upsertNamespace(n);
+    const next = live.result();
+    const d = diff(current, next);
+    nsTimes.push(ms(t));
+    nsDiffs.push(diffSize(d));
+    current = next;
+  }
+}
+// One Node changed, by kind: this node's address (its 100 endpoints redone: node IP, implicit
+// allow), another node relabelled (no rule here selects nodes: nothing to do), a status-only
+// update (a heartbeat: ignored). Each back and forth.
+const nodeKinds = { localAddress: [] as number[], remoteLabels: [] as number[], heartbeat: [] as number[] };
+const n0 = state.nodes[0] as Node;
+const n1 = state.nodes[1] as Node;
+for (let k = 0; k < 20; k++) {
+  const steps: [keyof typeof nodeKinds, Node][] = [
+    ['localAddress', { ...n0, status: { addresses: [{ type: 'InternalIP', address: `192.168.200.${k}` }] } }],
+    ['localAddress', n0],
+    ['remoteLabels', { ...n1, metadata: { ...n1.metadata, labels: { zone: `z${k}` } } }],
+    ['remoteLabels', n1],
+    ['heartbeat', { ...n0, metadata: { ...n0.metadata, resourceVersion: String(k) } }],
+  ];
+  for (const [kind, n] of steps) {
+    const t = process.hrtime.bigint();
+    live.upsertNode(n);
+    const next = live.result();
+    diff(current, next);
+    nodeKinds[kind].push(ms(t));
+    current = next;
+  }
+}
 const rssPeak = Math.max(rssAfterFull, process.memoryUsage().rss);
 
 const full = median(fullTimes);
@@ -205,6 +248,9 @@ report({
     policyChangeMs: { median: policyMedian, p90: percentile(policyTimes, 90), max: Math.max(...policyTimes) },
     policyChangeDiffEntries: { median: median(policyDiffs), max: Math.max(...policyDiffs) },
     sliceChangeMs: { median: median(sliceTimes), p90: percentile(sliceTimes, 90), max: Math.max(...sliceTimes) },
+    namespaceRelabelMs: { median: median(nsTimes), p90: percentile(nsTimes, 90), max: Math.max(...nsTimes) },
+    namespaceRelabelDiffEntries: { median: median(nsDiffs), max: Math.max(...nsDiffs) },
+    nodeChangeMs: Object.fromEntries(Object.entries(nodeKinds).map(([k, v]) => [k, { median: median(v), p90: percentile(v, 90), max: Math.max(...v) }])),
     rssBeforeMB: rssBefore / 1024 / 1024, rssAfterFullMB: rssAfterFull / 1024 / 1024, rssPeakMB: rssMB,
   },
   rows: [
@@ -214,6 +260,8 @@ report({
     { label: 'pod change median ms: local add / remote add / remove', value: `${kindMedians.localAdd.toFixed(2)} / ${kindMedians.remoteAdd.toFixed(2)} / ${kindMedians.remove.toFixed(2)}` },
     { label: 'policy change ms median / p90 / max', value: `${policyMedian.toFixed(2)} / ${percentile(policyTimes, 90).toFixed(2)} / ${Math.max(...policyTimes).toFixed(2)}` },
     { label: 'EndpointSlice change ms median / p90 (no goal)', value: `${median(sliceTimes).toFixed(2)} / ${percentile(sliceTimes, 90).toFixed(2)}` },
+    { label: 'Namespace relabel ms median / p90 (no goal)', value: `${median(nsTimes).toFixed(2)} / ${percentile(nsTimes, 90).toFixed(2)}` },
+    { label: 'Node change median ms: local address / remote labels / heartbeat (no goal)', value: `${median(nodeKinds.localAddress).toFixed(2)} / ${median(nodeKinds.remoteLabels).toFixed(2)} / ${median(nodeKinds.heartbeat).toFixed(3)}` },
     { label: 'diff entries per pod / policy change (median)', value: `${median(podDiffs)} / ${median(policyDiffs)}` },
     { label: 'RSS MB peak', value: rssMB.toFixed(0) },
   ],
