@@ -7,12 +7,18 @@
 // Keys are derived per (pod, ip) group: the group's names, each placed in the slots of the
 // current compilation whose patterns match it (src/compile slotsForLearned). A new compilation
 // re-derives the groups of pods whose endpoint id or slots changed.
+//
+// `learn` is on the DNS proxy's per-answer path, so it costs O(entries x slots of the name), not
+// O(names in the group) nor O(slots of the pod): a learn only raises expiries, so a key changes
+// only where the learned name's expiry now exceeds it; a refreshed name keeps the slots it got
+// (valid until setNode re-derives them); a new name's slots come from a per-pod index of the
+// slot patterns. Removals (forget, sweep, setNode) re-derive their groups in full.
 import { isIP } from 'node:net';
 import { slotsForLearned } from '../compile/slots.js';
 import type { CompiledEndpoint, CompiledNode } from '../compile/types.js';
 import { addrBytes, addrText } from './ebpf/layout.js';
 import { MinHeap } from './min-heap.js';
-import type { LearnedEntry, LearnedRef } from './types.js';
+import type { DomainRuleRef, LearnedEntry, LearnedRef } from './types.js';
 
 export interface KeyWrite {
   readonly epId: number;
@@ -34,28 +40,70 @@ export interface KeyChanges {
 }
 
 interface NameRecord {
-  readonly entry: LearnedEntry;
-  readonly slots: readonly number[];
+  readonly group: Group;
+  readonly name: string;
+  expiresAt: number;
+  rules: readonly DomainRuleRef[];
+  /** The slots of the current compilation whose patterns match `name` (setNode re-derives them). */
+  slots: readonly number[];
 }
 
 interface Group {
+  readonly key: string;
   readonly pod: string;
   readonly ip: string;
-  names: Map<string, NameRecord>;
+  readonly names: Map<string, NameRecord>;
   /** What the keys of this group currently are (as last handed out in KeyChanges). */
   written: { epId: number; bySlot: Map<number, number> } | undefined;
 }
 
-interface HeapItem {
-  readonly group: string;
-  readonly name: string;
-  readonly expiresAt: number;
+/** What one `learn` changed, newest last, so a failed backend write can be reverted. */
+interface Journal {
+  /** The record and its state before the learn (undefined: the learn created it). */
+  readonly records: { rec: NameRecord; prev: { expiresAt: number; rules: readonly DomainRuleRef[] } | undefined }[];
+  /** A key's expiry before the learn (undefined: the learn created the key). */
+  readonly keys: { group: Group; slot: number; prev: number | undefined }[];
+}
+
+const V6_CACHE_LIMIT = 4096;
+const v6Canonical = new Map<string, string>();
+
+/** Whether `s` is an IPv4 address in canonical dotted-decimal form (no leading zeros). */
+function isCanonicalV4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39 || (digits === 1 && value === 0) || digits === 3) return false;
+    value = value * 10 + (c - 0x30);
+    digits++;
+  }
+  return parts === 4;
 }
 
 /** The canonical text of an IP, or undefined when it is not one. */
 export function canonicalIp(ip: string): string | undefined {
+  // Answers carry canonical text already (src/dns/answer.ts): check it without parsing.
+  if (isCanonicalV4(ip)) return ip;
+  const cached = v6Canonical.get(ip);
+  if (cached !== undefined) return cached;
   if (isIP(ip) === 0) return undefined;
-  return addrText(addrBytes(ip));
+  const text = addrText(addrBytes(ip));
+  if (isIP(ip) === 6) {
+    if (v6Canonical.size >= V6_CACHE_LIMIT) v6Canonical.clear();
+    v6Canonical.set(ip, text);
+  }
+  return text;
 }
 
 function groupKey(pod: string, ip: string): string {
@@ -67,11 +115,72 @@ function endpointSignature(node: CompiledNode | null, ep: CompiledEndpoint | und
   return `${ep.epId}|${ep.slots.map((s) => `${s}:${node.slots.get(s)?.patterns.join(',') ?? ''}`).join(';')}`;
 }
 
+const NOT_PLAIN = /[A-Z]|\.$/;
+const NO_SLOTS: readonly number[] = Object.freeze([]);
+
+/**
+ * The slots of one endpoint by pattern: exact names, and wildcard suffixes (`*.example.com` under
+ * `.example.com`), so a name's slots cost one lookup per label instead of one match per slot.
+ * Same answer as slotsForLearned (same order); patterns or names not in normalized form go to it.
+ */
+class SlotIndex {
+  private readonly exact = new Map<string, number[]>();
+  private readonly wild = new Map<string, number[]>();
+  private readonly position = new Map<number, number>();
+  private readonly plain: boolean;
+
+  constructor(
+    private readonly node: CompiledNode,
+    private readonly pod: string,
+  ) {
+    const ep = node.endpoints.get(pod);
+    let plain = true;
+    ep?.slots.forEach((s, i) => {
+      if (!this.position.has(s)) this.position.set(s, i);
+      for (const p of node.slots.get(s)?.patterns ?? []) {
+        if (NOT_PLAIN.test(p)) plain = false;
+        const [map, key] = p.startsWith('*.') ? [this.wild, p.slice(1)] : [this.exact, p];
+        const list = map.get(key);
+        if (list === undefined) map.set(key, [s]);
+        else if (!list.includes(s)) list.push(s);
+      }
+    });
+    this.plain = plain;
+  }
+
+  slotsOf(name: string): readonly number[] {
+    if (!this.plain || NOT_PLAIN.test(name)) return slotsForLearned(this.node, this.pod, name);
+    let out: number[] | undefined;
+    const add = (list: readonly number[] | undefined): void => {
+      if (list === undefined) return;
+      if (out === undefined) out = [...list];
+      else for (const s of list) if (!out.includes(s)) out.push(s);
+    };
+    add(this.exact.get(name));
+    if (this.wild.size > 0) {
+      // A wildcard needs at least one character before its suffix: dots from position 1 on.
+      for (let i = name.indexOf('.', 1); i > 0; i = name.indexOf('.', i + 1)) add(this.wild.get(name.slice(i)));
+    }
+    if (out === undefined) return NO_SLOTS;
+    if (out.length > 1) out.sort((a, b) => this.position.get(a)! - this.position.get(b)!);
+    return out;
+  }
+}
+
+function entryOf(rec: NameRecord): LearnedEntry {
+  return { pod: rec.group.pod, name: rec.name, ip: rec.group.ip, expiresAt: rec.expiresAt, rules: rec.rules };
+}
+
 export class LearnedTable {
   private readonly groups = new Map<string, Group>();
   private readonly byPod = new Map<string, Set<string>>();
-  private readonly heap = new MinHeap<HeapItem>();
+  /**
+   * Every live record once, keyed by an expiry it had (never later than its current one): a
+   * refresh does not touch the heap; sweep re-queues a refreshed record under its new expiry.
+   */
+  private readonly heap = new MinHeap<NameRecord>();
   private node: CompiledNode | null = null;
+  private readonly slotIndexes = new Map<string, SlotIndex>();
   private records = 0;
   private keys = 0;
 
@@ -87,44 +196,61 @@ export class LearnedTable {
 
   /**
    * Inserts or refreshes entries (an expiry is never shortened). Returns the key changes and an
-   * undo that restores the touched groups (and returns the changes that revert the keys), for a
-   * backend whose write failed.
+   * undo that restores what this call changed (and returns the changes that revert the keys), for
+   * a backend whose write failed; call it before any other change to the table.
    */
   learn(entries: readonly LearnedEntry[]): { changes: KeyChanges; undo: () => KeyChanges } {
-    const saved = new Map<string, Map<string, NameRecord> | undefined>();
-    const touched = new Set<string>();
+    const journal: Journal = { records: [], keys: [] };
+    const upsert: KeyWrite[] = [];
+    let full: Set<string> | undefined;
     for (const e of entries) {
       const ip = canonicalIp(e.ip) ?? e.ip;
       const gk = groupKey(e.pod, ip);
       let g = this.groups.get(gk);
-      if (!saved.has(gk)) saved.set(gk, g ? new Map(g.names) : undefined);
       if (!g) {
-        g = { pod: e.pod, ip, names: new Map(), written: undefined };
+        g = { key: gk, pod: e.pod, ip, names: new Map(), written: undefined };
         this.groups.set(gk, g);
         let set = this.byPod.get(e.pod);
         if (!set) this.byPod.set(e.pod, (set = new Set()));
         set.add(gk);
       }
-      const prev = g.names.get(e.name);
-      const expiresAt = prev && prev.entry.expiresAt > e.expiresAt ? prev.entry.expiresAt : e.expiresAt;
-      const entry: LearnedEntry = { ...e, ip, expiresAt };
-      g.names.set(e.name, { entry, slots: this.slotsOf(e.pod, e.name) });
-      if (!prev) this.records++;
-      if (!prev || prev.entry.expiresAt !== expiresAt) this.heap.push(expiresAt, { group: gk, name: e.name, expiresAt });
-      touched.add(gk);
-    }
-    const changes = this.recompute(touched);
-    const undo = (): KeyChanges => {
-      for (const [gk, names] of saved) {
-        const g = this.groups.get(gk);
-        if (!g) continue;
-        this.records += (names?.size ?? 0) - g.names.size;
-        g.names = names ?? new Map();
+      let rec = g.names.get(e.name);
+      if (rec === undefined) {
+        rec = { group: g, name: e.name, expiresAt: e.expiresAt, rules: e.rules, slots: this.slotsOf(e.pod, e.name) };
+        g.names.set(e.name, rec);
+        this.records++;
+        this.heap.push(rec.expiresAt, rec);
+        journal.records.push({ rec, prev: undefined });
+      } else {
+        journal.records.push({ rec, prev: { expiresAt: rec.expiresAt, rules: rec.rules } });
+        rec.rules = e.rules;
+        if (e.expiresAt <= rec.expiresAt) continue;
+        rec.expiresAt = e.expiresAt;
       }
-      return this.recompute(new Set(saved.keys()));
-    };
+      if (rec.slots.length === 0) continue;
+      const epId = this.node?.endpoints.get(e.pod)?.epId;
+      if (epId === undefined || (g.written !== undefined && g.written.epId !== epId)) {
+        // Not reachable while setNode keeps every group on its pod's current id; stay exact anyway.
+        (full ??= new Set()).add(gk);
+        continue;
+      }
+      const w = (g.written ??= { epId, bySlot: new Map() });
+      for (const slot of rec.slots) {
+        const cur = w.bySlot.get(slot);
+        if (cur !== undefined && cur >= rec.expiresAt) continue;
+        journal.keys.push({ group: g, slot, prev: cur });
+        if (cur === undefined) this.keys++;
+        w.bySlot.set(slot, rec.expiresAt);
+        upsert.push({ epId, slot, ip, expiresAt: rec.expiresAt });
+      }
+    }
+    let changes: KeyChanges = { upsert: entries.length > 1 ? lastWriteOfEachKey(upsert) : upsert, remove: [] };
+    if (full !== undefined) {
+      const more = this.recompute(full);
+      changes = { upsert: lastWriteOfEachKey([...changes.upsert, ...more.upsert]), remove: more.remove };
+    }
     this.compactHeap();
-    return { changes, undo };
+    return { changes, undo: () => this.revert(journal, full) };
   }
 
   forget(refs: readonly LearnedRef[]): KeyChanges {
@@ -144,7 +270,8 @@ export class LearnedTable {
   forgetPod(pod: string): { refs: LearnedRef[]; changes: KeyChanges } {
     const refs: LearnedRef[] = [];
     for (const gk of this.byPod.get(pod) ?? []) {
-      for (const rec of this.groups.get(gk)?.names.values() ?? []) refs.push({ pod, name: rec.entry.name, ip: rec.entry.ip });
+      const g = this.groups.get(gk);
+      for (const rec of g?.names.values() ?? []) refs.push({ pod, name: rec.name, ip: rec.group.ip });
     }
     return { refs, changes: this.forget(refs) };
   }
@@ -153,13 +280,14 @@ export class LearnedTable {
   setNode(next: CompiledNode): KeyChanges {
     const prev = this.node;
     this.node = next;
+    this.slotIndexes.clear();
     const touched = new Set<string>();
     for (const [pod, gks] of this.byPod) {
       if (endpointSignature(prev, prev?.endpoints.get(pod)) === endpointSignature(next, next.endpoints.get(pod))) continue;
       for (const gk of gks) {
         const g = this.groups.get(gk);
         if (!g) continue;
-        for (const [name, rec] of g.names) g.names.set(name, { entry: rec.entry, slots: this.slotsOf(pod, name) });
+        for (const rec of g.names.values()) rec.slots = this.slotsOf(pod, rec.name);
         touched.add(gk);
       }
     }
@@ -173,15 +301,18 @@ export class LearnedTable {
   sweep(now: number, maxWork: number): { removed: LearnedRef[]; changes: KeyChanges } {
     const removed: LearnedRef[] = [];
     let pops = 0;
-    // Stale heap items (refreshed or forgotten entries) cost a pop each; bound them too.
+    // Forgotten records and refreshed ones (re-queued) cost a pop each; bound them too.
     while (removed.length < maxWork && pops < maxWork * 4) {
       const k = this.heap.peekKey();
       if (k === undefined || k > now) break;
-      const item = this.heap.pop() as HeapItem;
+      const rec = this.heap.pop() as NameRecord;
       pops++;
-      const rec = this.groups.get(item.group)?.names.get(item.name);
-      if (!rec || rec.entry.expiresAt !== item.expiresAt) continue;
-      removed.push({ pod: rec.entry.pod, name: rec.entry.name, ip: rec.entry.ip });
+      if (rec.group.names.get(rec.name) !== rec) continue;
+      if (rec.expiresAt > now) {
+        this.heap.push(rec.expiresAt, rec);
+        continue;
+      }
+      removed.push({ pod: rec.group.pod, name: rec.name, ip: rec.group.ip });
     }
     return { removed, changes: this.forget(removed) };
   }
@@ -189,13 +320,13 @@ export class LearnedTable {
   /** The live entry of `pod` for `ip` (any name), if any. */
   liveFor(pod: string, ip: string, now: number): LearnedEntry | undefined {
     const g = this.groups.get(groupKey(pod, canonicalIp(ip) ?? ip));
-    for (const rec of g?.names.values() ?? []) if (now < rec.entry.expiresAt) return rec.entry;
+    for (const rec of g?.names.values() ?? []) if (now < rec.expiresAt) return entryOf(rec);
     return undefined;
   }
 
   entriesOf(pod: string): LearnedEntry[] {
     const out: LearnedEntry[] = [];
-    for (const gk of this.byPod.get(pod) ?? []) for (const rec of this.groups.get(gk)?.names.values() ?? []) out.push(rec.entry);
+    for (const gk of this.byPod.get(pod) ?? []) for (const rec of this.groups.get(gk)?.names.values() ?? []) out.push(entryOf(rec));
     return out;
   }
 
@@ -207,8 +338,66 @@ export class LearnedTable {
     }
   }
 
-  private slotsOf(pod: string, name: string): number[] {
-    return this.node ? slotsForLearned(this.node, pod, name) : [];
+  private slotsOf(pod: string, name: string): readonly number[] {
+    if (this.node === null || !this.node.endpoints.has(pod)) return NO_SLOTS;
+    let index = this.slotIndexes.get(pod);
+    if (index === undefined) this.slotIndexes.set(pod, (index = new SlotIndex(this.node, pod)));
+    return index.slotsOf(name);
+  }
+
+  /** Undoes one learn (newest change first) and returns the key changes that revert it. */
+  private revert(journal: Journal, full: ReadonlySet<string> | undefined): KeyChanges {
+    const restored = new Map<Group, Set<number>>();
+    for (let i = journal.keys.length - 1; i >= 0; i--) {
+      const { group, slot, prev } = journal.keys[i]!;
+      const w = group.written;
+      if (w === undefined) continue;
+      if (prev === undefined) {
+        if (w.bySlot.delete(slot)) this.keys--;
+      } else w.bySlot.set(slot, prev);
+      let set = restored.get(group);
+      if (!set) restored.set(group, (set = new Set()));
+      set.add(slot);
+    }
+    const groups = new Set<Group>(restored.keys());
+    for (let i = journal.records.length - 1; i >= 0; i--) {
+      const { rec, prev } = journal.records[i]!;
+      groups.add(rec.group);
+      if (prev !== undefined) {
+        rec.expiresAt = prev.expiresAt;
+        rec.rules = prev.rules;
+      } else if (rec.group.names.get(rec.name) === rec) {
+        rec.group.names.delete(rec.name);
+        this.records--;
+      }
+    }
+    const upsert: KeyWrite[] = [];
+    const remove: KeyDelete[] = [];
+    for (const [g, slots] of restored) {
+      const w = g.written!;
+      for (const slot of slots) {
+        const exp = w.bySlot.get(slot);
+        if (exp === undefined) remove.push({ epId: w.epId, slot, ip: g.ip });
+        else upsert.push({ epId: w.epId, slot, ip: g.ip, expiresAt: exp });
+      }
+    }
+    for (const g of groups) {
+      if (g.written?.bySlot.size === 0) g.written = undefined;
+      if (g.names.size === 0) this.dropGroup(g);
+    }
+    if (full !== undefined && full.size > 0) {
+      const more = this.recompute(new Set([...full].filter((gk) => this.groups.has(gk))));
+      return { upsert: lastWriteOfEachKey([...upsert, ...more.upsert]), remove: [...remove, ...more.remove] };
+    }
+    return { upsert, remove };
+  }
+
+  private dropGroup(g: Group): void {
+    if (this.groups.get(g.key) !== g) return;
+    this.groups.delete(g.key);
+    const set = this.byPod.get(g.pod);
+    set?.delete(g.key);
+    if (set?.size === 0) this.byPod.delete(g.pod);
   }
 
   private recompute(touched: ReadonlySet<string>): KeyChanges {
@@ -219,7 +408,7 @@ export class LearnedTable {
       if (!g) continue;
       const desired = new Map<number, number>();
       for (const rec of g.names.values()) {
-        for (const s of rec.slots) desired.set(s, Math.max(desired.get(s) ?? -Infinity, rec.entry.expiresAt));
+        for (const s of rec.slots) desired.set(s, Math.max(desired.get(s) ?? -Infinity, rec.expiresAt));
       }
       const epId = this.node?.endpoints.get(g.pod)?.epId;
       let w = g.written;
@@ -234,12 +423,7 @@ export class LearnedTable {
       for (const slot of w?.bySlot.keys() ?? []) if (!desired.has(slot)) remove.push({ epId: w!.epId, slot, ip: g.ip });
       this.keys += (epId !== undefined ? desired.size : 0) - (w?.bySlot.size ?? 0);
       g.written = epId !== undefined && desired.size > 0 ? { epId, bySlot: desired } : undefined;
-      if (g.names.size === 0) {
-        this.groups.delete(gk);
-        const set = this.byPod.get(g.pod);
-        set?.delete(gk);
-        if (set?.size === 0) this.byPod.delete(g.pod);
-      }
+      if (g.names.size === 0) this.dropGroup(g);
     }
     // An id moving between pods (A's old id is B's new one) writes and deletes the same key: the
     // write wins, since the backend writes before it deletes.
@@ -253,6 +437,18 @@ export class LearnedTable {
   private compactHeap(): void {
     if (this.heap.size <= 2 * this.records + 1024) return;
     this.heap.clear();
-    for (const [gk, g] of this.groups) for (const [name, rec] of g.names) this.heap.push(rec.entry.expiresAt, { group: gk, name, expiresAt: rec.entry.expiresAt });
+    for (const g of this.groups.values()) for (const rec of g.names.values()) this.heap.push(rec.expiresAt, rec);
   }
+}
+
+/** One write per key, the last one (a learn's writes of one key only grow). */
+function lastWriteOfEachKey(writes: readonly KeyWrite[]): KeyWrite[] {
+  if (writes.length < 2) return [...writes];
+  const last = new Map<string, KeyWrite>();
+  for (const k of writes) {
+    const id = `${k.epId}|${k.slot}|${k.ip}`;
+    last.delete(id);
+    last.set(id, k);
+  }
+  return [...last.values()];
 }

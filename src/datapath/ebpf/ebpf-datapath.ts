@@ -236,14 +236,14 @@ export class EbpfDatapath implements Datapath {
       const nowNs = process.hrtime.bigint();
       const batch = c.upsert.map((k) => {
         const key = encodeLearnedKey({ epId: k.epId, fqdnSlot: k.slot, addr: k.ip });
-        this.orphans.delete(hex(key));
+        if (this.orphans.size > 0) this.orphans.delete(hex(key));
         return [key, encodeLearnedValue(monotonicNsFromEpochMs(k.expiresAt, nowMs, nowNs))] as const;
       });
       this.maps.learned.updateBatch(batch);
     }
     if (c.remove.length > 0) {
       const keys = c.remove.map((k) => encodeLearnedKey({ epId: k.epId, fqdnSlot: k.slot, addr: k.ip }));
-      for (const k of keys) this.orphans.delete(hex(k));
+      if (this.orphans.size > 0) for (const k of keys) this.orphans.delete(hex(k));
       this.maps.learned.deleteBatch(keys);
     }
   }
