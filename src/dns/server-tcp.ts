@@ -77,7 +77,8 @@ export class TcpServer {
   }
 
   listen(): Promise<{ address: string; port: number }> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Half-open allowed: a client may send its queries and then its FIN, and still be answered.
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     server.maxConnections = this.limits.maxConnections;
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -155,15 +156,20 @@ export class TcpServer {
       if (frameTimer === undefined) frameTimer = setTimeout(onFrameTimer, frameTimeoutMs);
       else frameTimer.refresh();
     };
+    let finishing = false;
     const finishSoon = (): void => {
+      if (finishing || closed) return;
+      finishing = true;
       // Whatever the client does with its half of the connection, it is gone after idleMs.
       socket.end();
       setTimeout(() => socket.destroy(), idleMs).unref();
     };
-    const mayRead = (): boolean => !closing && inflight < maxInflightPerConnection && socket.writableLength <= softBytes;
+    // Messages already read are answered even when closing; only new reading stops.
+    const mayDispatch = (): boolean => inflight < maxInflightPerConnection && socket.writableLength <= softBytes;
+    const idleNow = (): boolean => inflight === 0 && backlogAt === backlog.length;
     /** Dispatch backlogged messages while the limits allow. False when the connection was closed. */
     const dispatch = (): boolean => {
-      while (backlogAt < backlog.length && mayRead()) {
+      while (backlogAt < backlog.length && mayDispatch()) {
         const msg = backlog[backlogAt++]!;
         if (msg.length < HEADER_LEN) {
           // Not even a header: there is no query to answer, and the stream cannot be trusted.
@@ -188,7 +194,7 @@ export class TcpServer {
       const over = socket.writableLength > softBytes;
       if (over && !writeBlocked) counters.writePauses++;
       writeBlocked = over;
-      const should = backlogAt === backlog.length && mayRead();
+      const should = !closing && backlogAt === backlog.length && mayDispatch();
       if (should === reading) return;
       reading = should;
       if (should) {
@@ -206,7 +212,7 @@ export class TcpServer {
       counters.lifetimeCloses++;
       closing = true;
       updateReading();
-      if (inflight === 0) finishSoon();
+      if (idleNow()) finishSoon();
     }, this.maxLifetimeMs);
 
     socket.setTimeout(idleMs, () => {
@@ -218,6 +224,11 @@ export class TcpServer {
     });
     socket.on('error', () => {});
     socket.on('drain', updateReading);
+    socket.on('end', () => {
+      // The client has sent everything: answer what was read, then close our side.
+      closing = true;
+      if (idleNow()) finishSoon();
+    });
     socket.on('close', () => {
       closed = true;
       clearTimeout(lifetime);
@@ -241,7 +252,7 @@ export class TcpServer {
         }
       }
       updateReading();
-      if (closing && inflight === 0) finishSoon();
+      if (closing && idleNow()) finishSoon();
     }
     socket.on('data', (chunk: Buffer) => {
       if (closed) return;

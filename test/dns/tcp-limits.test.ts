@@ -218,6 +218,17 @@ describe('TCP slow clients', () => {
     expect(server.stats.frameTimeouts).toBe(0);
   });
 
+  it('answers a client that sends its queries and then its FIN (half-close), then closes', async () => {
+    const f = await fixture();
+    f.upstream.set('slow.test', { a: ['192.0.2.5'], delayMs: 100 });
+    const s = await connectTo(f.port);
+    const answers = countAnswers(s);
+    const closed = closesWithin(s, 4000);
+    s.end(Buffer.concat([framed(query('slow.test', 1)), framed(query('small.test', 2)), framed(query('slow.test', 3, 'AAAA'))]));
+    expect(await closed).toBeDefined();
+    expect(answers.n).toBe(3);
+  });
+
   it('ends a busy connection after its lifetime, answering what it had read first', async () => {
     const f = await fixture();
     const { server, port } = await listener(f, { maxLifetimeMs: 500, idleMs: 10_000 });
