@@ -196,24 +196,22 @@ function optTypeAt(buf: Uint8Array, start: number): number {
   }
 }
 
-const DO = 0x80;
 /** Without EDNS a UDP message is at most 512 bytes (RFC 1035 4.2.1), and never less with it. */
 export const MIN_UDP_SIZE = 512;
 
 /**
- * The part of a query besides its name, type and class that changes the answer an upstream gives:
- * RD, CD, whether EDNS is present and its DO bit. Bits, so a client can make at most 16 variants
- * of one question (what coalescing in upstream-client.ts keys on).
+ * Everything in a query besides its ID, question name and the OPT's UDP payload size, as a string
+ * key: two queries with the same question and the same key ask the upstream the same thing, so one
+ * may be answered with the other's response (its ID and name case restored; a smaller UDP size
+ * is enforced by truncation toward the client). Flags, counts, EDNS version, DO and options all
+ * count, so a hostile query can never lend its answer to a well-formed one.
  */
-export function answerShapingBits(query: Uint8Array, q: Question): number {
-  const flags = flagsOf(query);
-  let bits = ((flags & RD) !== 0 ? 1 : 0) | ((flags & CD) !== 0 ? 2 : 0);
+export function queryVariantKey(query: Buffer, q: Question): string {
+  const head = query.toString('latin1', 2, HEADER_LEN);
   const opt = findOpt(query, q);
-  if (opt >= 0) {
-    bits |= 4;
-    if (((query[optTypeAt(query, opt) + 6] ?? 0) & DO) !== 0) bits |= 8;
-  }
-  return bits;
+  if (opt < 0) return head + query.toString('latin1', q.end);
+  const sizeAt = optTypeAt(query, opt) + 2;
+  return head + query.toString('latin1', q.end, sizeAt) + query.toString('latin1', sizeAt + 2);
 }
 
 /**

@@ -22,20 +22,28 @@ interface Shape {
   type?: dnsPacket.RecordType;
   rd?: boolean;
   cd?: boolean;
+  ad?: boolean;
   edns?: number;
+  ednsVersion?: number;
   dnssecOk?: boolean;
+  /** A COOKIE option (RFC 7873) with this 8-byte client cookie. */
+  cookie?: string;
+  trailing?: number[];
 }
 
 function query(name: string, id: number, s: Shape = {}): Buffer {
-  const flags = (s.rd === false ? 0 : dnsPacket.RECURSION_DESIRED) | (s.cd === true ? dnsPacket.CHECKING_DISABLED : 0);
-  const opt = { type: 'OPT', name: '.', udpPayloadSize: s.edns ?? 1232, flags: s.dnssecOk === true ? dnsPacket.DNSSEC_OK : 0, options: [] };
-  return dnsPacket.encode({
+  const flags =
+    (s.rd === false ? 0 : dnsPacket.RECURSION_DESIRED) | (s.cd === true ? dnsPacket.CHECKING_DISABLED : 0) | (s.ad === true ? dnsPacket.AUTHENTIC_DATA : 0);
+  const options = s.cookie === undefined ? [] : [{ code: 10, data: Buffer.from(s.cookie.padEnd(8, '.').slice(0, 8)) }];
+  const opt = { type: 'OPT', name: '.', udpPayloadSize: s.edns ?? 1232, ednsVersion: s.ednsVersion ?? 0, flags: s.dnssecOk === true ? dnsPacket.DNSSEC_OK : 0, options };
+  const msg = dnsPacket.encode({
     id,
     type: 'query',
     flags,
     questions: [{ name, type: s.type ?? 'A', class: 'IN' }],
     additionals: s.edns === 0 ? [] : [opt as unknown as dnsPacket.Answer],
   });
+  return s.trailing === undefined ? msg : Buffer.concat([msg, Buffer.from(s.trailing)]);
 }
 
 /** One datagram from a given local source address (127.0.0.0/8 is all local on Linux). */
@@ -103,6 +111,10 @@ describe('identical queries in flight are coalesced', () => {
     ['CD set', { cd: true }],
     ['DO set', { dnssecOk: true }],
     ['no EDNS', { edns: 0 }],
+    ['AD set', { ad: true }],
+    ['EDNS version 1', { ednsVersion: 1 }],
+    ['an EDNS option (a client COOKIE the upstream echoes)', { cookie: 'abcdefgh' }],
+    ['bytes after the last record', { trailing: [0, 0, 0] }],
   ])('is not merged with a query differing by %s', async (_l, shape) => {
     const f = await fixture();
     f.upstream.set('same.example.test', { a: ['192.0.2.7'], aaaa: ['2001:db8::7'], delayMs: 150 });
@@ -118,6 +130,31 @@ describe('identical queries in flight are coalesced', () => {
     const replies = await Promise.all([512, 1232, 4096, 1400].map((size, i) => udpQuery(f.port, query('same.example.test', i, { edns: size }))));
     expect(replies.every((r) => r !== undefined)).toBe(true);
     expect(upstreamCount(f, 'udp', 'same.example.test')).toBe(1);
+  });
+
+  it('identical queries with the same EDNS option are merged', async () => {
+    const f = await fixture();
+    f.upstream.set('same.example.test', { a: ['192.0.2.7'], delayMs: 150 });
+    const replies = await Promise.all([0, 1, 2].map((i) => udpQuery(f.port, query('same.example.test', i, { cookie: 'samesame', dnssecOk: true }))));
+    expect(replies.every((r) => r !== undefined)).toBe(true);
+    expect(upstreamCount(f, 'udp', 'same.example.test')).toBe(1);
+  });
+
+  it('at most 4 variants of one question are upstream at a time; the others wait, none is refused', async () => {
+    const f = await fixture();
+    f.upstream.set('same.example.test', { a: ['192.0.2.7'], delayMs: 200 });
+    const pending = Array.from({ length: 10 }, (_, i) => udpQuery(f.port, query('same.example.test', i, { cookie: `client${i}` })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(upstreamCount(f, 'udp', 'same.example.test')).toBe(4);
+    const replies = await Promise.all(pending);
+    expect(replies.map((r) => r?.readUInt16BE(0))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(replies.every((r) => (r![3]! & 0xf) === 0)).toBe(true);
+    expect(upstreamCount(f, 'udp', 'same.example.test')).toBe(10);
+    // Each got the upstream's answer to its own query (its own cookie echoed back).
+    replies.forEach((r, i) => {
+      const o = dnsPacket.decode(r!).additionals!.find((a) => a.type === 'OPT') as unknown as { options: { code: number; data: Buffer }[] };
+      expect(Buffer.from(o.options[0]!.data).toString()).toBe(`client${i}`.padEnd(8, '.').slice(0, 8));
+    });
   });
 
   it('per transport, and only while in flight (no caching)', async () => {
