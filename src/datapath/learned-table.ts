@@ -49,7 +49,6 @@ interface NameRecord {
 }
 
 interface Group {
-  readonly key: string;
   readonly pod: string;
   readonly ip: string;
   readonly names: Map<string, NameRecord>;
@@ -104,10 +103,6 @@ export function canonicalIp(ip: string): string | undefined {
     v6Canonical.set(ip, text);
   }
   return text;
-}
-
-function groupKey(pod: string, ip: string): string {
-  return `${pod}\n${ip}`;
 }
 
 function endpointSignature(node: CompiledNode | null, ep: CompiledEndpoint | undefined): string {
@@ -172,8 +167,8 @@ function entryOf(rec: NameRecord): LearnedEntry {
 }
 
 export class LearnedTable {
-  private readonly groups = new Map<string, Group>();
-  private readonly byPod = new Map<string, Set<string>>();
+  /** pod -> ip -> group (two levels: no key string built per lookup). */
+  private readonly byPod = new Map<string, Map<string, Group>>();
   /**
    * Every live record once, keyed by an expiry it had (never later than its current one): a
    * refresh does not touch the heap; sweep re-queues a refreshed record under its new expiry.
@@ -202,18 +197,13 @@ export class LearnedTable {
   learn(entries: readonly LearnedEntry[]): { changes: KeyChanges; undo: () => KeyChanges } {
     const journal: Journal = { records: [], keys: [] };
     const upsert: KeyWrite[] = [];
-    let full: Set<string> | undefined;
+    let full: Set<Group> | undefined;
     for (const e of entries) {
       const ip = canonicalIp(e.ip) ?? e.ip;
-      const gk = groupKey(e.pod, ip);
-      let g = this.groups.get(gk);
-      if (!g) {
-        g = { key: gk, pod: e.pod, ip, names: new Map(), written: undefined };
-        this.groups.set(gk, g);
-        let set = this.byPod.get(e.pod);
-        if (!set) this.byPod.set(e.pod, (set = new Set()));
-        set.add(gk);
-      }
+      let pod = this.byPod.get(e.pod);
+      if (!pod) this.byPod.set(e.pod, (pod = new Map()));
+      let g = pod.get(ip);
+      if (!g) pod.set(ip, (g = { pod: e.pod, ip, names: new Map(), written: undefined }));
       let rec = g.names.get(e.name);
       if (rec === undefined) {
         rec = { group: g, name: e.name, expiresAt: e.expiresAt, rules: e.rules, slots: this.slotsOf(e.pod, e.name) };
@@ -231,7 +221,7 @@ export class LearnedTable {
       const epId = this.node?.endpoints.get(e.pod)?.epId;
       if (epId === undefined || (g.written !== undefined && g.written.epId !== epId)) {
         // Not reachable while setNode keeps every group on its pod's current id; stay exact anyway.
-        (full ??= new Set()).add(gk);
+        (full ??= new Set()).add(g);
         continue;
       }
       const w = (g.written ??= { epId, bySlot: new Map() });
@@ -254,13 +244,12 @@ export class LearnedTable {
   }
 
   forget(refs: readonly LearnedRef[]): KeyChanges {
-    const touched = new Set<string>();
+    const touched = new Set<Group>();
     for (const r of refs) {
-      const gk = groupKey(r.pod, canonicalIp(r.ip) ?? r.ip);
-      const g = this.groups.get(gk);
+      const g = this.byPod.get(r.pod)?.get(canonicalIp(r.ip) ?? r.ip);
       if (g?.names.delete(r.name)) {
         this.records--;
-        touched.add(gk);
+        touched.add(g);
       }
     }
     return this.recompute(touched);
@@ -269,10 +258,7 @@ export class LearnedTable {
   /** Every entry of a pod (the endpoint is gone). */
   forgetPod(pod: string): { refs: LearnedRef[]; changes: KeyChanges } {
     const refs: LearnedRef[] = [];
-    for (const gk of this.byPod.get(pod) ?? []) {
-      const g = this.groups.get(gk);
-      for (const rec of g?.names.values() ?? []) refs.push({ pod, name: rec.name, ip: rec.group.ip });
-    }
+    for (const g of this.byPod.get(pod)?.values() ?? []) for (const rec of g.names.values()) refs.push({ pod, name: rec.name, ip: g.ip });
     return { refs, changes: this.forget(refs) };
   }
 
@@ -281,14 +267,12 @@ export class LearnedTable {
     const prev = this.node;
     this.node = next;
     this.slotIndexes.clear();
-    const touched = new Set<string>();
-    for (const [pod, gks] of this.byPod) {
+    const touched = new Set<Group>();
+    for (const [pod, groups] of this.byPod) {
       if (endpointSignature(prev, prev?.endpoints.get(pod)) === endpointSignature(next, next.endpoints.get(pod))) continue;
-      for (const gk of gks) {
-        const g = this.groups.get(gk);
-        if (!g) continue;
+      for (const g of groups.values()) {
         for (const rec of g.names.values()) rec.slots = this.slotsOf(pod, rec.name);
-        touched.add(gk);
+        touched.add(g);
       }
     }
     return this.recompute(touched);
@@ -319,20 +303,20 @@ export class LearnedTable {
 
   /** The live entry of `pod` for `ip` (any name), if any. */
   liveFor(pod: string, ip: string, now: number): LearnedEntry | undefined {
-    const g = this.groups.get(groupKey(pod, canonicalIp(ip) ?? ip));
+    const g = this.byPod.get(pod)?.get(canonicalIp(ip) ?? ip);
     for (const rec of g?.names.values() ?? []) if (now < rec.expiresAt) return entryOf(rec);
     return undefined;
   }
 
   entriesOf(pod: string): LearnedEntry[] {
     const out: LearnedEntry[] = [];
-    for (const gk of this.byPod.get(pod) ?? []) for (const rec of this.groups.get(gk)?.names.values() ?? []) out.push(entryOf(rec));
+    for (const g of this.byPod.get(pod)?.values() ?? []) for (const rec of g.names.values()) out.push(entryOf(rec));
     return out;
   }
 
   /** Every key as currently derived (for a backend that rebuilds its view). */
   *allKeys(): Generator<KeyWrite> {
-    for (const g of this.groups.values()) {
+    for (const g of this.groups()) {
       if (!g.written) continue;
       for (const [slot, expiresAt] of g.written.bySlot) yield { epId: g.written.epId, slot, ip: g.ip, expiresAt };
     }
@@ -346,7 +330,11 @@ export class LearnedTable {
   }
 
   /** Undoes one learn (newest change first) and returns the key changes that revert it. */
-  private revert(journal: Journal, full: ReadonlySet<string> | undefined): KeyChanges {
+  private *groups(): Generator<Group> {
+    for (const groups of this.byPod.values()) yield* groups.values();
+  }
+
+  private revert(journal: Journal, full: ReadonlySet<Group> | undefined): KeyChanges {
     const restored = new Map<Group, Set<number>>();
     for (let i = journal.keys.length - 1; i >= 0; i--) {
       const { group, slot, prev } = journal.keys[i]!;
@@ -386,26 +374,25 @@ export class LearnedTable {
       if (g.names.size === 0) this.dropGroup(g);
     }
     if (full !== undefined && full.size > 0) {
-      const more = this.recompute(new Set([...full].filter((gk) => this.groups.has(gk))));
+      const more = this.recompute(full);
       return { upsert: lastWriteOfEachKey([...upsert, ...more.upsert]), remove: [...remove, ...more.remove] };
     }
     return { upsert, remove };
   }
 
   private dropGroup(g: Group): void {
-    if (this.groups.get(g.key) !== g) return;
-    this.groups.delete(g.key);
-    const set = this.byPod.get(g.pod);
-    set?.delete(g.key);
-    if (set?.size === 0) this.byPod.delete(g.pod);
+    const pod = this.byPod.get(g.pod);
+    if (pod?.get(g.ip) !== g) return;
+    pod.delete(g.ip);
+    if (pod.size === 0) this.byPod.delete(g.pod);
   }
 
-  private recompute(touched: ReadonlySet<string>): KeyChanges {
+  /** Re-derives the keys of `touched` groups in full (a group no longer held only loses its keys). */
+  private recompute(touched: ReadonlySet<Group>): KeyChanges {
     const upsert: KeyWrite[] = [];
     const remove: KeyDelete[] = [];
-    for (const gk of touched) {
-      const g = this.groups.get(gk);
-      if (!g) continue;
+    for (const g of touched) {
+      if (g.written === undefined && g.names.size === 0 && this.byPod.get(g.pod)?.get(g.ip) !== g) continue;
       const desired = new Map<number, number>();
       for (const rec of g.names.values()) {
         for (const s of rec.slots) desired.set(s, Math.max(desired.get(s) ?? -Infinity, rec.expiresAt));
@@ -437,7 +424,7 @@ export class LearnedTable {
   private compactHeap(): void {
     if (this.heap.size <= 2 * this.records + 1024) return;
     this.heap.clear();
-    for (const g of this.groups.values()) for (const rec of g.names.values()) this.heap.push(rec.expiresAt, rec);
+    for (const g of this.groups()) for (const rec of g.names.values()) this.heap.push(rec.expiresAt, rec);
   }
 }
 
