@@ -2,12 +2,13 @@
 // Services, nodes, host-network pods, domainNames with learned IPs), every flow direction whose
 // local end is a compiled endpoint gets from interpret(compile(...)) exactly the evaluator's
 // verdict, tier, policy and rule. At least 10k directions per run; a failure prints fast-check's
-// shrunk state and flow.
+// shrunk state and flow. A second run varies the Nodes (gone, relabelled, addresses moved, shared
+// with a pod) and sends flows to and from every node address.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ClusterState } from '../../src/api/types.js';
 import { type Flow, type LearnedIP } from '../../src/policy/index.js';
-import { flowArb, learnedArb, stateArb } from './support/generate.js';
+import { flowArb, learnedArb, nodesArb, stateArb } from './support/generate.js';
 import { runDifferential } from './support/differential.js';
 
 const NOW = 1_000_000;
@@ -76,5 +77,45 @@ describe('compile + interpret equals the evaluator on generated states', () => {
     console.log(`differential: ${checked} directions, ${fallbacks} fallback directions`, seen);
     // The generator must not live in the fallback: it would hide real disagreements.
     expect(fallbacks).toBeLessThan(checked / 100);
+  });
+});
+
+/** Flows between pods and every address a generated node list may hold. */
+function nodeFlowArb(state: ClusterState): fc.Arbitrary<Flow> {
+  const pods = state.pods.filter((p) => !p.spec.hostNetwork).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+  const addresses = ['192.168.0.1', '192.168.0.2', '192.168.1.1', '192.168.0.9', 'fd01::1', 'fd01::2', 'fd01::9', '10.1.0.3'];
+  if (pods.length === 0) return flowArb(state);
+  return fc
+    .record({ pod: fc.constantFrom(...pods), addr: fc.constantFrom(...addresses), out: fc.boolean(), protocol: fc.constantFrom('TCP' as const, 'UDP' as const), port: fc.constantFrom(53, 80, 443, 9000) })
+    .map(({ pod, addr, out, protocol, port }) => (out ? { from: pod, to: addr, protocol, port } : { from: addr, to: pod, protocol, port }));
+}
+
+describe('compile + interpret equals the evaluator whatever the Nodes', () => {
+  it('agrees on generated node lists (labels, addresses, missing nodes)', () => {
+    let checked = 0;
+    const arb = fc
+      .tuple(stateArb(), nodesArb())
+      .map(([s, nodes]) => ({ ...s, nodes }))
+      .chain((state) =>
+        fc.record({
+          state: fc.constant(state),
+          flows: fc.tuple(fc.array(flowArb(state), { minLength: 5, maxLength: 15 }), fc.array(nodeFlowArb(state), { minLength: 5, maxLength: 15 })).map(([a, b]) => [...a, ...b]),
+          learned: fc.constant<LearnedIP[]>([]),
+          mode: fc.constantFrom('standard' as const, 'strict' as const),
+          local: fc.constantFrom<'all' | 'n0'>('all', 'n0'),
+        }),
+      );
+    fc.assert(
+      fc.property(arb, (c) => {
+        const r = run(c);
+        checked += r.checked;
+        const fallback = new Set<string>();
+        for (const ep of r.node.endpoints.values()) for (const d of ['egress', 'ingress'] as const) if (ep[d].fallback) fallback.add(`${ep.key}|${d}`);
+        const real = r.disagreements.filter((d) => !fallback.has(`${d.direction === 'egress' ? d.flow.from : d.flow.to}|${d.direction}`));
+        expect(real).toEqual([]);
+      }),
+      { numRuns: Number(process.env.DNSGATE_RUNS ?? 300), seed: Number(process.env.DNSGATE_SEED ?? 20261121) },
+    );
+    expect(checked).toBeGreaterThanOrEqual(3_000);
   });
 });

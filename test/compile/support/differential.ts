@@ -1,7 +1,7 @@
 // Runs flows through the evaluator and through interpret(compile(...)) per direction and lists
 // every disagreement (verdict, tier, and the deciding policy and rule).
 import type { ClusterState } from '../../../src/api/types.js';
-import { type CompiledNode, type LocalPods, LearnedSet, compile, interpret } from '../../../src/compile/index.js';
+import { type CompiledNode, type LocalPods, LearnedSet, RESERVED_RULE_ID, compile, interpret } from '../../../src/compile/index.js';
 import type { Outcome } from '../../../src/compile/index.js';
 import { type DirectionVerdict, type EvalOptions, Evaluator, type Flow, InvalidFlowError, formatIP } from '../../../src/policy/index.js';
 import { resolveEndpoints } from '../../../src/policy/endpoint.js';
@@ -28,6 +28,9 @@ export function asEvaluator(node: CompiledNode, o: Outcome): { verdict: string; 
     case 'npNoMatch':
       return { verdict, tier: 'NetworkPolicy', policy: null, rule: null };
     case 'rule': {
+      // A pod's extra addresses and its node's extra addresses are table entries of the reserved
+      // implicit-allow rule: the evaluator's "own address / own node" (not enforced).
+      if (o.ruleId === RESERVED_RULE_ID.implicitAllow) return { verdict, tier: 'NotEnforced', policy: null, rule: null };
       const ref = node.rules.get(o.ruleId);
       return { verdict, tier: TIER[o.tier], policy: ref?.policy ?? `?${o.ruleId}`, rule: ref?.rule ?? null };
     }
