@@ -10,7 +10,8 @@
 // time. Scenarios: each name its own address (bench:dns's upstream), and every name answering
 // one address (a CDN: many names behind one datapath key).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseManifests } from '../../src/api/load.js';
 import { compile } from '../../src/compile/index.js';
@@ -145,18 +146,20 @@ async function main(): Promise<void> {
       name: 'ebpf',
       open: async () => {
         const pinDir = mkdtempSync(join('/sys/fs/bpf', 'dnsgate-learn-path-'));
-        const dp = EbpfDatapath.open({ pinRoot: pinDir, attachPrograms: false, events: 'manual', maxEntries: { learned: 65_536 } });
+        let dp;
         try {
+          dp = EbpfDatapath.open({ pinRoot: pinDir, attachPrograms: false, events: 'manual', maxEntries: { learned: 65_536 } });
           await dp.applyNode(node, () => 1);
         } catch (err) {
-          await dp.close();
+          await dp?.close();
           rmSync(pinDir, { recursive: true, force: true });
           throw err;
         }
+        const opened = dp;
         return {
-          dp,
+          dp: opened,
           close: async () => {
-            await dp.close();
+            await opened.close();
             rmSync(pinDir, { recursive: true, force: true });
           },
         };
@@ -186,4 +189,4 @@ async function main(): Promise<void> {
   for (const [k, v] of samples) console.log(`${k.padEnd(22)} ${median(v).toFixed(2).padStart(7)} us   (rounds: ${v.map((x) => x.toFixed(2)).join(' ')})`);
 }
 
-if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await main();

@@ -239,7 +239,9 @@ export class EbpfDatapath implements Datapath {
         if (this.orphans.size > 0) this.orphans.delete(hex(key));
         return [key, encodeLearnedValue(monotonicNsFromEpochMs(k.expiresAt, nowMs, nowNs))] as const;
       });
-      this.maps.learned.updateBatch(batch);
+      // One key (a refresh of one name in one slot, the common answer) skips the batch's copies.
+      if (batch.length === 1) this.maps.learned.update(batch[0]![0], batch[0]![1]);
+      else this.maps.learned.updateBatch(batch);
     }
     if (c.remove.length > 0) {
       const keys = c.remove.map((k) => encodeLearnedKey({ epId: k.epId, fqdnSlot: k.slot, addr: k.ip }));
