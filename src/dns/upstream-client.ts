@@ -6,7 +6,7 @@
 // answer (the birthday attack). Per transport and question (name without regard to case, type,
 // class):
 // - a query identical to one in flight apart from ID, name case and OPT UDP size (see
-//   queryVariantKey) does not go upstream but gets a copy of that query's outcome, with its own
+//   sameVariant in wire.ts) does not go upstream but gets a copy of that query's outcome, with its own
 //   question case; learning stays per client as each caller holds its copy through its own hold;
 // - at most `maxFlightsPerQuestion` different variants (flags, EDNS options, ...) are upstream at a
 //   time; further variants wait for one to finish, so varying the rest of the query cannot
@@ -17,7 +17,7 @@ import { UpstreamError } from './errors.js';
 import type { UpstreamAddr } from './upstream-addr.js';
 import type { TcpUpstreamPool } from './upstream-tcp.js';
 import type { SendFailure, UdpUpstreamPool } from './upstream-udp.js';
-import { copyQuestionName, queryVariantKey, type Question } from './wire.js';
+import { copyQuestionName, sameVariant, type Question } from './wire.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -44,16 +44,17 @@ interface Waiter {
   readonly query: Buffer;
   readonly q: Question;
   readonly cb: ResolveCallback;
-  /** queryVariantKey of `query`. */
-  readonly variant: string;
 }
 
-/** The queries in flight for one question on one transport. */
-interface Group {
-  /** Followers of each variant's query upstream (the leader itself is not listed). */
-  readonly flights: Map<string, Waiter[]>;
-  /** Variants beyond maxFlightsPerQuestion, in arrival order. */
-  readonly queued: Waiter[];
+/** One query upstream and the identical ones waiting for its outcome. */
+interface Flight {
+  readonly transport: Transport;
+  readonly leader: Waiter;
+  readonly followers: Waiter[];
+}
+
+interface Queued extends Waiter {
+  readonly transport: Transport;
 }
 
 export const DEFAULT_MAX_FLIGHTS_PER_QUESTION = 4;
@@ -69,7 +70,13 @@ export class UpstreamClient {
   private readonly health: Health[];
   /** The configured order, shared by every query while no upstream is cooling down. */
   private readonly configured: readonly number[];
-  private readonly groups = new Map<string, Group>();
+  /**
+   * Flights by lower-case question name (the string readQuestion made anyway, so the common case
+   * of nothing in flight for the name costs one lookup and no key building).
+   */
+  private readonly flights = new Map<string, Flight[]>();
+  /** Queries waiting because their question had maxFlightsPerQuestion variants upstream. */
+  private readonly queued = new Map<string, Queued[]>();
   private readonly maxFlights: number;
   /** Queries answered from an identical query in flight (tests, diagnostics). */
   coalesced = 0;
@@ -87,59 +94,74 @@ export class UpstreamClient {
    * to `cb` belongs to this caller (it may patch it in place) and carries its question bytes.
    */
   resolve(query: Buffer, q: Question, transport: Transport, cb: ResolveCallback): void {
-    // q.name is lower case and escapes anything but hostname bytes, so it is one-to-one with the
-    // wire name up to ASCII case: every waiter's name has the leader's length.
-    const key = `${transport === 'udp' ? 'u' : 't'}${q.qtype}/${q.qclass}/${q.name}`;
-    let group = this.groups.get(key);
-    if (group === undefined) this.groups.set(key, (group = { flights: new Map(), queued: [] }));
-    this.admit(key, group, { query, q, cb, variant: queryVariantKey(query, q) }, transport);
+    this.admit({ query, q, cb, transport });
   }
 
-  private admit(key: string, group: Group, w: Waiter, transport: Transport): void {
-    const followers = group.flights.get(w.variant);
-    if (followers !== undefined) {
-      followers.push(w);
-      this.coalesced++;
-      this.opts.onCoalesced?.(transport);
-      return;
-    }
-    if (group.flights.size >= this.maxFlights) {
-      group.queued.push(w);
-      this.queuedVariants++;
-      return;
-    }
-    const mine: Waiter[] = [];
-    group.flights.set(w.variant, mine);
-    this.forward(w.query, w.q, transport, (resp, err) => {
-      group.flights.delete(w.variant);
-      if (group.queued.length > 0) {
-        // Not from inside this callback: pool failures call back synchronously, and a nested
-        // admission would run before the callbacks below.
-        queueMicrotask(() => this.drain(key, group, transport));
-      } else if (group.flights.size === 0 && this.groups.get(key) === group) {
-        this.groups.delete(key);
+  /** Join an identical flight, start one if the question has room, else wait in line. */
+  private admit(w: Queued): void {
+    // q.name is lower case and escapes anything but hostname bytes, so it is one-to-one with the
+    // wire name up to ASCII case: every waiter's name has the leader's length.
+    const name = w.q.name;
+    const list = this.flights.get(name);
+    if (list !== undefined) {
+      let sameQuestion = 0;
+      for (const f of list) {
+        if (f.transport !== w.transport || f.leader.q.qtype !== w.q.qtype || f.leader.q.qclass !== w.q.qclass) continue;
+        if (sameVariant(f.leader.query, f.leader.q, w.query, w.q)) {
+          f.followers.push(w);
+          this.coalesced++;
+          this.opts.onCoalesced?.(w.transport);
+          return;
+        }
+        sameQuestion++;
       }
+      if (sameQuestion >= this.maxFlights) {
+        const line = this.queued.get(name);
+        if (line === undefined) this.queued.set(name, [w]);
+        else line.push(w);
+        this.queuedVariants++;
+        return;
+      }
+    }
+    const flight: Flight = { transport: w.transport, leader: w, followers: [] };
+    if (list === undefined) this.flights.set(name, [flight]);
+    else list.push(flight);
+    this.forward(w.query, w.q, w.transport, (resp, err) => {
+      this.land(flight);
+      const followers = flight.followers;
+      if (followers.length === 0) return w.cb(resp, err);
       // Copies first: the leader's callback patches `resp` in place.
-      const copies = mine.map((f) => {
+      const copies = followers.map((f) => {
         if (resp === undefined) return undefined;
         const copy = Buffer.from(resp);
         copyQuestionName(f.query, f.q, copy);
         return copy;
       });
       w.cb(resp, err);
-      mine.forEach((f, i) => f.cb(copies[i], err));
+      followers.forEach((f, i) => f.cb(copies[i], err));
     });
   }
 
-  /** Start (or join) what waited for a slot, in arrival order. */
-  private drain(key: string, group: Group, transport: Transport): void {
-    while (group.queued.length > 0) {
-      const next = group.queued[0]!;
-      if (group.flights.size >= this.maxFlights && !group.flights.has(next.variant)) break;
-      group.queued.shift();
-      this.admit(key, group, next, transport);
+  /** The flight is over: no one joins it any more, and whoever waited for room may start. */
+  private land(flight: Flight): void {
+    const name = flight.leader.q.name;
+    const list = this.flights.get(name);
+    if (list !== undefined) {
+      const i = list.indexOf(flight);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.flights.delete(name);
     }
-    if (group.flights.size === 0 && group.queued.length === 0 && this.groups.get(key) === group) this.groups.delete(key);
+    // Not from inside this callback: pool failures call back synchronously, and a nested
+    // admission would run before this flight's own callbacks.
+    if (this.queued.has(name)) queueMicrotask(() => this.drain(name));
+  }
+
+  /** Re-admit what waited for `name`, in arrival order; what still finds no room waits on. */
+  private drain(name: string): void {
+    const line = this.queued.get(name);
+    if (line === undefined) return;
+    this.queued.delete(name);
+    for (const w of line) this.admit(w);
   }
 
   private forward(query: Buffer, q: Question, transport: Transport, cb: ResolveCallback): void {

@@ -200,18 +200,22 @@ function optTypeAt(buf: Uint8Array, start: number): number {
 export const MIN_UDP_SIZE = 512;
 
 /**
- * Everything in a query besides its ID, question name and the OPT's UDP payload size, as a string
- * key: two queries with the same question and the same key ask the upstream the same thing, so one
- * may be answered with the other's response (its ID and name case restored; a smaller UDP size
- * is enforced by truncation toward the client). Flags, counts, EDNS version, DO and options all
- * count, so a hostile query can never lend its answer to a well-formed one.
+ * Do two queries for the same name (up to case) ask the upstream the same thing? Everything but
+ * the ID, the name's letter case and the OPT's UDP payload size must be equal: flags, counts,
+ * type, class, EDNS version, DO, options, any further records or bytes. One may then be answered
+ * with the other's response (ID and name case restored; a smaller UDP size is enforced by
+ * truncation toward the client), and a hostile query can never lend its answer to a well-formed
+ * one. Only called when a query for the same name is already in flight.
  */
-export function queryVariantKey(query: Buffer, q: Question): string {
-  const head = query.toString('latin1', 2, HEADER_LEN);
-  const opt = findOpt(query, q);
-  if (opt < 0) return head + query.toString('latin1', q.end);
-  const sizeAt = optTypeAt(query, opt) + 2;
-  return head + query.toString('latin1', q.end, sizeAt) + query.toString('latin1', sizeAt + 2);
+export function sameVariant(a: Uint8Array, qa: Question, b: Uint8Array, qb: Question): boolean {
+  if (a.length !== b.length || qa.end !== qb.end || qa.qtype !== qb.qtype || qa.qclass !== qb.qclass) return false;
+  for (let i = 2; i < HEADER_LEN; i++) if (a[i] !== b[i]) return false;
+  // The OPT is found by walking names, types and lengths, never the size field itself, so it
+  // sits at the same offset in both when everything else is equal.
+  const opt = findOpt(a, qa);
+  const sizeAt = opt < 0 ? -1 : optTypeAt(a, opt) + 2;
+  for (let i = qa.end; i < a.length; i++) if (a[i] !== b[i] && i !== sizeAt && i !== sizeAt + 1) return false;
+  return true;
 }
 
 /**
