@@ -26,6 +26,11 @@ export interface NameAnswer {
   readonly dns: DnsView;
   /** Addresses reachable from the query name in the engine's answer. */
   readonly addresses: readonly Address[];
+  /**
+   * Why the proxy would refuse the engine's answer for a pod that learns from it (SERVFAIL,
+   * nothing learned), or null: the same chain rules as src/dns/answer.ts.
+   */
+  readonly chainProblem: string | null;
   /** The CNAME targets the zones lead to (what the firewall inspects after the query name). */
   readonly chain: readonly string[];
   /** The zones' own answer, without the firewall: what the policy author expects the name to be. */
@@ -68,6 +73,33 @@ export function learnableAddresses(answers: readonly ResourceRecord[], qname: st
     if (prev === undefined || t > prev) best.set(ip, t);
   }
   return [...best].map(([ip, t]) => ({ ip, ttl: t }));
+}
+
+/**
+ * What makes dnsgate's proxy treat an answer's CNAME chain as invalid: two different targets for
+ * one name (RFC 2181 10.1), a loop, or more than MAX_CHAIN hops. The pod's resolver could read
+ * such a chain differently from the proxy, so the proxy answers SERVFAIL instead of learning.
+ */
+export function chainProblem(answers: readonly ResourceRecord[], qname: string): string | null {
+  const target = new Map<string, string>();
+  for (const rr of answers) {
+    if (rr.type !== 'CNAME') continue;
+    const owner = canonicalName(rr.name);
+    const to = canonicalName(rr.data as string);
+    const seen = target.get(owner);
+    if (seen === undefined) target.set(owner, to);
+    else if (seen !== to) return `two CNAME targets for ${owner}`;
+  }
+  const visited = new Set<string>([canonicalName(qname)]);
+  let current = canonicalName(qname);
+  for (let hops = 0; ; hops++) {
+    const next = target.get(current);
+    if (next === undefined) return null;
+    if (visited.has(next)) return `CNAME loop at ${next}`;
+    if (hops === MAX_CHAIN) return `CNAME chain longer than ${MAX_CHAIN}`;
+    visited.add(next);
+    current = next;
+  }
 }
 
 function recordView(rr: ResourceRecord): AnswerRecord {
@@ -127,6 +159,7 @@ export function answerFor(zones: ZoneSet, firewall: FirewallConfig, name: string
     firewall: firewallView(engine),
     dns: { rcode: podRcode(engine, qtype), answers: engine.answers.map(recordView), known },
     addresses: learnableAddresses(engine.answers, name),
+    chainProblem: chainProblem(engine.answers, name),
     chain: resolution.names.slice(1),
     unfiltered: { addresses: learnableAddresses(resolution.answers, name), known: resolution.inZones },
   };

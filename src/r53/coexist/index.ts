@@ -4,7 +4,7 @@ export type { CoexistInput } from './analyze.js';
 export { runCoexistCommand, COEXIST_USAGE } from './command.js';
 export type { CoexistIo } from './command.js';
 export { CoexistInputError } from './errors.js';
-export { learnableAddresses } from './firewall-answer.js';
+export { chainProblem, learnableAddresses } from './firewall-answer.js';
 export { defaultNames, userNames, parseNamesFile, PROBE_LABEL } from './names.js';
 export { PLACEHOLDER_ADDRESS } from './policy-check.js';
 export { renderTable } from './render-table.js';

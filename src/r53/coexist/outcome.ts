@@ -77,6 +77,12 @@ export function typeResult(evaluator: Evaluator, q: TypeQuestion, settings: Type
   const delivers = fw.verdict === 'ANSWER' || fw.blockResponse === 'OVERRIDE';
   const nothing = answer.dns.known && answer.addresses.length === 0;
   const learn = q.patterns.length > 0;
+  if (learn && delivers && answer.chainProblem !== null) {
+    // The proxy reads the chain only for a pod that learns from it; the others get the answer as is.
+    const dns = { rcode: 'SERVFAIL' as const, answers: [], known: true };
+    const summary = `the proxy answers SERVFAIL and learns nothing: ${answer.chainProblem}`;
+    return { qtype, firewall: fw, dns, learned: [], policy: null, intended: null, outcome: { kind: 'refused-by-proxy', rcode: 'SERVFAIL', summary } };
+  }
 
   // The proxy learns whatever the answer holds, also addresses of a family the pod does not have.
   const patterns = q.patterns.map((p) => p.pattern);

@@ -22,7 +22,9 @@ export type OutcomeKind =
   /** Nothing to connect to: the zones hold no address of this type (NXDOMAIN or NODATA, not the firewall). */
   | 'no-address'
   /** The pod has no address of this family (IPv4-only pod, AAAA question). */
-  | 'no-family';
+  | 'no-family'
+  /** dnsgate's proxy answers SERVFAIL: the answer's CNAME chain loops, forks or is too long to learn from. */
+  | 'refused-by-proxy';
 
 export type NameSource =
   | { readonly kind: 'policy'; readonly policy: string; readonly rule: string | number; readonly pattern: string }

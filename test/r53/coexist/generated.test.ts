@@ -10,7 +10,7 @@ import { readQuestion } from '../../../src/dns/wire.js';
 import { learnedAt } from '../../../src/policy/learned.js';
 import { Evaluator } from '../../../src/policy/evaluate.js';
 import { patternMatchesName } from '../../../src/fqdn/pattern.js';
-import { analyzeCoexistence, learnableAddresses, userNames } from '../../../src/r53/coexist/index.js';
+import { analyzeCoexistence, chainProblem, learnableAddresses, userNames } from '../../../src/r53/coexist/index.js';
 import type { CoexistReport, TypeResult } from '../../../src/r53/coexist/index.js';
 import { answerQuestion } from '../../../src/r53/engine.js';
 import type { FirewallConfig } from '../../../src/r53/firewall-model.js';
@@ -128,15 +128,28 @@ function wireAddresses(zoneSet: ZoneSet, fw: FirewallConfig, name: string, type:
 function checkResult(report: CoexistReport, evaluator: Evaluator, zoneSet: ZoneSet, fw: FirewallConfig, subject: string, name: string, patterns: number, r: TypeResult): void {
   const engine = answerQuestion(zoneSet, fw, name, r.qtype === 'A' ? 1 : 28);
   const at = `${subject} ${name} ${r.qtype}`;
+  // The proxy's wire walk rejects the chain exactly when the prediction says the proxy refuses it.
+  const problem = chainProblem(engine.answers, name);
+  const delivers = engine.decision.verdict === 'ANSWER' || (engine.decision.verdict === 'BLOCK' && r.firewall.blockResponse === 'OVERRIDE');
+  if (problem !== null) expect(() => wireAddresses(zoneSet, fw, name, r.qtype), at).toThrow(/CNAME/);
+  if (patterns > 0 && delivers && problem !== null) {
+    expect(r.outcome.kind, at).toBe('refused-by-proxy');
+    expect(r.dns.rcode, at).toBe('SERVFAIL');
+    expect(r.learned, at).toEqual([]);
+    return;
+  }
+  expect(r.outcome.kind, at).not.toBe('refused-by-proxy');
   // The answer the pod gets is the engine's.
   expect(r.dns.answers, at).toEqual(engine.answers.map((a) => ({ name: a.name, type: a.type, ttl: a.ttl, data: a.data })));
   expect(engine.rcode === 'NOERROR' ? ['NOERROR', 'NOERROR-NODATA'] : [engine.rcode], at).toContain(r.dns.rcode);
   expect(r.firewall.verdict, at).toBe(engine.decision.verdict);
 
   // What is learned: the proxy's wire walk over the emulator's response, only for a matching pattern.
-  const wire = wireAddresses(zoneSet, fw, name, r.qtype);
-  expect(learnableAddresses(engine.answers, name).map((a) => `${a.ip}/${a.ttl}`).sort(), at).toEqual(wire);
-  if (r.dns.known) expect(r.learned.map((l) => `${l.ip}/${l.ttl}`).sort(), at).toEqual(patterns > 0 && engine.decision.verdict !== 'SERVFAIL' ? wire : []);
+  if (problem === null) {
+    const wire = wireAddresses(zoneSet, fw, name, r.qtype);
+    expect(learnableAddresses(engine.answers, name).map((a) => `${a.ip}/${a.ttl}`).sort(), at).toEqual(wire);
+    if (r.dns.known) expect(r.learned.map((l) => `${l.ip}/${l.ttl}`).sort(), at).toEqual(patterns > 0 && engine.decision.verdict !== 'SERVFAIL' ? wire : []);
+  }
 
   // The outcome follows from the firewall's verdict and the evaluator with those learnings.
   const fwBlocks = engine.decision.verdict === 'SERVFAIL' || (engine.decision.verdict === 'BLOCK' && r.firewall.blockResponse !== 'OVERRIDE');
@@ -184,7 +197,7 @@ describe('generated setups: prediction = engine answer, proxy wire learning, eva
       { numRuns: 300 },
     );
     expect(rows).toBeGreaterThan(300 * NAMES.length * 2);
-    const outcomeKinds = ['reachable', 'alert-only', 'blocked-by-firewall', 'blocked-by-policy', 'override-allowed', 'override-denied', 'no-address', 'no-family'];
+    const outcomeKinds = ['reachable', 'alert-only', 'blocked-by-firewall', 'blocked-by-policy', 'override-allowed', 'override-denied', 'no-address', 'no-family', 'refused-by-proxy'];
     const conflictKinds = ['dead-rule', 'override-unreachable', 'wildcard-apex', 'wildcard-semantics', 'qtype-split', 'redirection-chain'];
     expect([...outcomeKinds, ...conflictKinds].filter((k) => !seen.has(k))).toEqual([]);
   });
