@@ -56,12 +56,55 @@ interface Group {
   written: { epId: number; bySlot: Map<number, number> } | undefined;
 }
 
-/** What one `learn` changed, newest last, so a failed backend write can be reverted. */
-interface Journal {
-  /** The record and its state before the learn (undefined: the learn created it). */
-  readonly records: { rec: NameRecord; prev: { expiresAt: number; rules: readonly DomainRuleRef[] } | undefined }[];
-  /** A key's expiry before the learn (undefined: the learn created the key). */
-  readonly keys: { group: Group; slot: number; prev: number | undefined }[];
+/**
+ * What the last `learn` changed, oldest first, so a failed backend write can be reverted. Parallel
+ * arrays reused from call to call: the journal costs no allocation on the per-answer path.
+ */
+class Journal {
+  /** Records touched, with their expiry and rules before (NaN expiry: the learn created it). */
+  readonly recs: NameRecord[] = [];
+  readonly recExpiry: number[] = [];
+  readonly recRules: (readonly DomainRuleRef[])[] = [];
+  /** Keys raised, with their expiry before (NaN: the learn created the key). */
+  readonly keyGroups: Group[] = [];
+  readonly keySlots: number[] = [];
+  readonly keyExpiry: number[] = [];
+  /** How many of the arrays' first items belong to the last learn (the arrays are not shrunk). */
+  recCount = 0;
+  keyCount = 0;
+  /** Bumped on every learn: an undo is only valid for the learn that made it. */
+  generation = 0;
+
+  reset(): void {
+    this.generation++;
+    this.recCount = 0;
+    this.keyCount = 0;
+  }
+
+  record(rec: NameRecord, created: boolean): void {
+    const i = this.recCount++;
+    this.recs[i] = rec;
+    this.recExpiry[i] = created ? Number.NaN : rec.expiresAt;
+    this.recRules[i] = rec.rules;
+  }
+
+  key(group: Group, slot: number, prev: number | undefined): void {
+    const i = this.keyCount++;
+    this.keyGroups[i] = group;
+    this.keySlots[i] = slot;
+    this.keyExpiry[i] = prev ?? Number.NaN;
+  }
+}
+
+/** An undo called after another change to the table (it would revert the wrong state). */
+export class StaleUndoError extends Error {
+  override readonly name = 'StaleUndoError';
+  constructor(
+    readonly generation: number,
+    readonly current: number,
+  ) {
+    super(`undo of learn #${generation} called after learn #${current}: only the latest learn can be undone`);
+  }
 }
 
 const V6_CACHE_LIMIT = 4096;
@@ -176,6 +219,7 @@ export class LearnedTable {
   private readonly heap = new MinHeap<NameRecord>();
   private node: CompiledNode | null = null;
   private readonly slotIndexes = new Map<string, SlotIndex>();
+  private readonly journal = new Journal();
   private records = 0;
   private keys = 0;
 
@@ -192,10 +236,23 @@ export class LearnedTable {
   /**
    * Inserts or refreshes entries (an expiry is never shortened). Returns the key changes and an
    * undo that restores what this call changed (and returns the changes that revert the keys), for
-   * a backend whose write failed; call it before any other change to the table.
+   * a backend whose write failed; only before the next learn (else StaleUndoError).
    */
   learn(entries: readonly LearnedEntry[]): { changes: KeyChanges; undo: () => KeyChanges } {
-    const journal: Journal = { records: [], keys: [] };
+    const journal = this.journal;
+    journal.reset();
+    const generation = journal.generation;
+    const { changes, full } = this.apply(entries, journal);
+    return { changes, undo: this.revert.bind(this, generation, full) };
+  }
+
+  /** `learn` for a backend whose write cannot fail (no undo kept). */
+  learnFinal(entries: readonly LearnedEntry[]): KeyChanges {
+    this.journal.reset();
+    return this.apply(entries, undefined).changes;
+  }
+
+  private apply(entries: readonly LearnedEntry[], journal: Journal | undefined): { changes: KeyChanges; full: ReadonlySet<Group> | undefined } {
     const upsert: KeyWrite[] = [];
     let full: Set<Group> | undefined;
     for (const e of entries) {
@@ -210,9 +267,9 @@ export class LearnedTable {
         g.names.set(e.name, rec);
         this.records++;
         this.heap.push(rec.expiresAt, rec);
-        journal.records.push({ rec, prev: undefined });
+        journal?.record(rec, true);
       } else {
-        journal.records.push({ rec, prev: { expiresAt: rec.expiresAt, rules: rec.rules } });
+        journal?.record(rec, false);
         rec.rules = e.rules;
         if (e.expiresAt <= rec.expiresAt) continue;
         rec.expiresAt = e.expiresAt;
@@ -228,7 +285,7 @@ export class LearnedTable {
       for (const slot of rec.slots) {
         const cur = w.bySlot.get(slot);
         if (cur !== undefined && cur >= rec.expiresAt) continue;
-        journal.keys.push({ group: g, slot, prev: cur });
+        journal?.key(g, slot, cur);
         if (cur === undefined) this.keys++;
         w.bySlot.set(slot, rec.expiresAt);
         upsert.push({ epId, slot, ip, expiresAt: rec.expiresAt });
@@ -240,7 +297,7 @@ export class LearnedTable {
       changes = { upsert: lastWriteOfEachKey([...changes.upsert, ...more.upsert]), remove: more.remove };
     }
     this.compactHeap();
-    return { changes, undo: () => this.revert(journal, full) };
+    return { changes, full };
   }
 
   forget(refs: readonly LearnedRef[]): KeyChanges {
@@ -334,13 +391,18 @@ export class LearnedTable {
     for (const groups of this.byPod.values()) yield* groups.values();
   }
 
-  private revert(journal: Journal, full: ReadonlySet<Group> | undefined): KeyChanges {
+  private revert(generation: number, full: ReadonlySet<Group> | undefined): KeyChanges {
+    const j = this.journal;
+    if (j.generation !== generation) throw new StaleUndoError(generation, j.generation);
+    j.generation++;
     const restored = new Map<Group, Set<number>>();
-    for (let i = journal.keys.length - 1; i >= 0; i--) {
-      const { group, slot, prev } = journal.keys[i]!;
+    for (let i = j.keyCount - 1; i >= 0; i--) {
+      const group = j.keyGroups[i]!;
+      const slot = j.keySlots[i]!;
+      const prev = j.keyExpiry[i]!;
       const w = group.written;
       if (w === undefined) continue;
-      if (prev === undefined) {
+      if (Number.isNaN(prev)) {
         if (w.bySlot.delete(slot)) this.keys--;
       } else w.bySlot.set(slot, prev);
       let set = restored.get(group);
@@ -348,12 +410,13 @@ export class LearnedTable {
       set.add(slot);
     }
     const groups = new Set<Group>(restored.keys());
-    for (let i = journal.records.length - 1; i >= 0; i--) {
-      const { rec, prev } = journal.records[i]!;
+    for (let i = j.recCount - 1; i >= 0; i--) {
+      const rec = j.recs[i]!;
+      const prev = j.recExpiry[i]!;
       groups.add(rec.group);
-      if (prev !== undefined) {
-        rec.expiresAt = prev.expiresAt;
-        rec.rules = prev.rules;
+      if (!Number.isNaN(prev)) {
+        rec.expiresAt = prev;
+        rec.rules = j.recRules[i]!;
       } else if (rec.group.names.get(rec.name) === rec) {
         rec.group.names.delete(rec.name);
         this.records--;

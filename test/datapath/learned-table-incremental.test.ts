@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CompiledNode, compile, slotsForLearned } from '../../src/compile/index.js';
-import { type KeyChanges, LearnedTable } from '../../src/datapath/learned-table.js';
+import { type KeyChanges, LearnedTable, StaleUndoError } from '../../src/datapath/learned-table.js';
 import type { LearnedEntry } from '../../src/datapath/types.js';
 import { stateFromYaml } from '../policy/support/state.js';
 
@@ -142,5 +142,16 @@ describe('LearnedTable incremental learn', () => {
     expect([...table.allKeys()].map((k) => k.expiresAt)).toEqual([20]);
     expect(swept.changes.remove).toHaveLength(1);
     expect(table.sweep(20, 1000).removed.map((r) => r.name).sort()).toEqual([names[0], names[2]].sort());
+  });
+
+  it('an undo is refused once another learn has changed the table, and runs only once', () => {
+    const table = new LearnedTable();
+    table.setNode(nodeWith([['*.a.b']]));
+    const first = table.learn([{ pod: POD, name: 'x.a.b', ip: '203.0.113.7', expiresAt: 5, rules: [] }]);
+    const second = table.learn([{ pod: POD, name: 'y.a.b', ip: '203.0.113.7', expiresAt: 6, rules: [] }]);
+    expect(() => first.undo()).toThrow(StaleUndoError);
+    expect(second.undo().upsert.map((k) => k.expiresAt)).toEqual([5]);
+    expect(() => second.undo()).toThrow(StaleUndoError);
+    expect(table.entriesOf(POD).map((e) => e.name)).toEqual(['x.a.b']);
   });
 });

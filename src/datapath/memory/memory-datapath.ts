@@ -103,7 +103,7 @@ export class MemoryDatapath implements Datapath {
       this.learnFailures++;
       throw err;
     }
-    this.commit(this.table.learn(entries).changes);
+    this.commit(this.table.learnFinal(entries));
     if (this.learnLogLimit > 0) {
       // Bounded so a long-running user (benchmarks, the demo) does not grow without limit;
       // trimmed by halves so the cost per call stays constant.
