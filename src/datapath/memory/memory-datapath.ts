@@ -47,8 +47,6 @@ function zeroCounters(): { allowedPackets: number; deniedPackets: number; newFlo
 export class MemoryDatapath implements Datapath {
   private readonly clock: () => number;
   private readonly table = new LearnedTable();
-  /** The dg_learned view: `${epId}|${slot}|${ip}` -> expiry (epoch ms). */
-  private readonly keys = new Map<string, { epId: number; slot: number; ip: string; expiresAt: number }>();
   private learnedSet: LearnedSet | null = null;
   private node: CompiledNode | null = null;
   /** Enforced endpoints (those with an ifindex) -> ifindex. */
@@ -134,20 +132,19 @@ export class MemoryDatapath implements Datapath {
 
   /** The (endpoint id, slot, ip) -> expiry keys, as the eBPF backend would hold them. */
   learnedKeys(): { epId: number; slot: number; ip: string; expiresAt: number }[] {
-    return [...this.keys.values()];
+    return [...this.table.allKeys()];
   }
 
+  // The table holds the keys as the change stream leaves them (test/datapath/learned-table checks
+  // that); this backend has nothing to write, only its decision view to drop.
   private commit(c: KeyChanges): void {
-    if (c.upsert.length === 0 && c.remove.length === 0) return;
-    for (const k of c.remove) this.keys.delete(`${k.epId}|${k.slot}|${k.ip}`);
-    for (const k of c.upsert) this.keys.set(`${k.epId}|${k.slot}|${k.ip}`, k);
-    this.learnedSet = null;
+    if (c.upsert.length > 0 || c.remove.length > 0) this.learnedSet = null;
   }
 
   private learned(): LearnedSet {
     if (this.learnedSet === null) {
       const set = new LearnedSet();
-      for (const k of this.keys.values()) set.add(k.epId, k.slot, k.ip, k.expiresAt);
+      for (const k of this.table.allKeys()) set.add(k.epId, k.slot, k.ip, k.expiresAt);
       this.learnedSet = set;
     }
     return this.learnedSet;
@@ -238,7 +235,7 @@ export class MemoryDatapath implements Datapath {
       endpoints: this.enforced.size,
       policyEntries: prefixes,
       learnedEntries: this.table.size,
-      learnedKeys: this.keys.size,
+      learnedKeys: this.table.keyCount,
       learnCalls: this.learnCalls,
       learnFailures: this.learnFailures,
       allowed: this.allowed,
