@@ -100,6 +100,10 @@ export class Agent {
         learnedLimits: { maxIPsPerName: cfg.dns.maxIPsPerName, maxLearnedPerPod: cfg.dns.maxLearnedPerPod },
         queryFilter: cfg.dns.queryFilter,
         allowedSuffixes: [...cfg.dns.allowedSuffixes],
+        tcpFrameTimeoutMs: cfg.dns.tcpFrameTimeoutMs,
+        tcpMaxConnectionLifetimeMs: cfg.dns.tcpMaxConnectionLifetimeMs,
+        tcpWriteBufferSoftBytes: cfg.dns.tcpWriteBufferSoftBytes,
+        tcpWriteBufferHardBytes: cfg.dns.tcpWriteBufferHardBytes,
       },
       { view: this.view, datapath: this.datapath, logger: this.logger.child({ part: 'dns' }), registry: this.registry },
     );

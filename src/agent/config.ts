@@ -27,6 +27,10 @@ export interface AgentConfig {
     readonly allowedSuffixes: readonly string[];
     readonly programTimeoutMs: number;
     readonly upstreamTimeoutMs: number;
+    readonly tcpFrameTimeoutMs: number;
+    readonly tcpMaxConnectionLifetimeMs: number;
+    readonly tcpWriteBufferSoftBytes: number;
+    readonly tcpWriteBufferHardBytes: number;
   };
   readonly paths: { readonly bpffs: string; readonly state: string };
   readonly http: { readonly listen: HostPort };
@@ -205,6 +209,11 @@ export function resolveAgentConfig(opts: ResolveOptions = {}): AgentConfig {
   if (get<number>('dns.maxTTL') < get<number>('dns.minTTL')) {
     throw new AgentConfigError('dns.maxTTL', `must be >= dns.minTTL (${get<number>('dns.minTTL')})`, origin('dns.maxTTL') ?? origin('dns.minTTL'));
   }
+  const soft = get<number>('dns.tcpWriteBufferSoftBytes');
+  if (get<number>('dns.tcpWriteBufferHardBytes') < soft + 65_537) {
+    // Room for one more message of the largest size above the soft limit, where reading stops.
+    throw new AgentConfigError('dns.tcpWriteBufferHardBytes', `must be >= dns.tcpWriteBufferSoftBytes + 65537 (${soft + 65_537})`, origin('dns.tcpWriteBufferHardBytes') ?? origin('dns.tcpWriteBufferSoftBytes'));
+  }
   const http = parseHostPort(get<string>('http.listen'));
   if (typeof http === 'string') throw new AgentConfigError('http.listen', http, origin('http.listen'));
   const nodeName = checked.get('nodeName') as string | undefined;
@@ -228,6 +237,10 @@ export function resolveAgentConfig(opts: ResolveOptions = {}): AgentConfig {
       allowedSuffixes: get<string[]>('dns.allowedSuffixes').map((s) => s.toLowerCase().replace(/\.$/, '')),
       programTimeoutMs: get('dns.programTimeoutMs'),
       upstreamTimeoutMs: get('dns.upstreamTimeoutMs'),
+      tcpFrameTimeoutMs: get('dns.tcpFrameTimeoutMs'),
+      tcpMaxConnectionLifetimeMs: get('dns.tcpMaxConnectionLifetimeMs'),
+      tcpWriteBufferSoftBytes: get('dns.tcpWriteBufferSoftBytes'),
+      tcpWriteBufferHardBytes: get('dns.tcpWriteBufferHardBytes'),
     },
     paths: { bpffs: get('paths.bpffs'), state: get('paths.state') },
     http: { listen: http },

@@ -62,7 +62,7 @@ export const DEFAULT_DNS_PROXY_CONFIG: Omit<DnsProxyConfig, 'upstreams'> = {
   upstreamCooldownMs: 5000,
   udpSockets: 16,
   udpMaxUsesPerSocket: 2000,
-  udpMaxPendingPerSocket: 4096,
+  udpMaxPendingPerSocket: 256,
   tcpUpstreamConnections: 4,
   tcpUpstreamMaxPending: 1024,
   tcpUpstreamIdleMs: 30_000,

@@ -3,7 +3,7 @@
 // touched per query are fast-metrics (same exposition, a fraction of prom-client's update cost);
 // gauges are read at scrape time.
 import { Gauge, Registry } from 'prom-client';
-import { FastCounter, FastHistogram, type CounterChild } from './fast-metrics.js';
+import { FastCounter, FastHistogram, type CounterChild, type FastMetricConfig } from './fast-metrics.js';
 import type { DropReason } from './upstream-udp.js';
 
 export type QueryResult =
@@ -26,12 +26,35 @@ export interface GaugeSources {
   inflight(): number;
   held(): number;
   learnedEntries(): number;
+  /** Client TCP connections the proxy closed, by reason (totals since start). */
+  tcpCloses(): Readonly<Record<TcpCloseReason, number>>;
+  /** Upstream TCP connections closed because they stopped answering (totals since start). */
+  upstreamStalls(): number;
+}
+
+export type TcpCloseReason = 'frame_timeout' | 'lifetime' | 'idle' | 'bad_frame' | 'write_buffer';
+
+const NO_TCP_CLOSES: Readonly<Record<TcpCloseReason, number>> = { frame_timeout: 0, lifetime: 0, idle: 0, bad_frame: 0, write_buffer: 0 };
+
+/** A counter whose totals are kept by the servers themselves and copied in at scrape time. */
+class ReadCounter<L extends string> extends FastCounter<L> {
+  constructor(
+    opts: FastMetricConfig<L>,
+    private readonly read: () => readonly (readonly [string[], number])[],
+  ) {
+    super(opts);
+  }
+
+  override get(): ReturnType<FastCounter<L>['get']> {
+    for (const [labels, value] of this.read()) this.labels(...labels).value = value;
+    return super.get();
+  }
 }
 
 export class DnsMetrics {
   readonly registry: Registry;
   /** Replaced by the proxy once its parts exist. */
-  sources: GaugeSources = { inflight: () => 0, held: () => 0, learnedEntries: () => 0 };
+  sources: GaugeSources = { inflight: () => 0, held: () => 0, learnedEntries: () => 0, tcpCloses: () => NO_TCP_CLOSES, upstreamStalls: () => 0 };
   readonly queries: FastCounter<'transport' | 'result'>;
   readonly upstreamLatency: FastHistogram<'transport' | 'outcome'>;
   readonly upstreamFailures: FastCounter<'upstream' | 'reason'>;
@@ -43,6 +66,8 @@ export class DnsMetrics {
   readonly spoofDrops: FastCounter<'reason'>;
   readonly coalesced: FastCounter<'transport'>;
   readonly truncated: FastCounter<'transport'>;
+  readonly tcpCloses: FastCounter<'reason'>;
+  readonly upstreamStalls: FastCounter<never>;
   readonly inflight: Gauge;
 
   constructor(registry = new Registry()) {
@@ -121,6 +146,14 @@ export class DnsMetrics {
       labelNames: ['transport'],
       registry,
     });
+    this.tcpCloses = new ReadCounter(
+      { name: 'dnsgate_dns_tcp_closes_total', help: 'Client TCP connections closed by the proxy, by reason (frame_timeout, lifetime, idle, bad_frame, write_buffer)', labelNames: ['reason'], registry },
+      () => Object.entries(sources().tcpCloses()).map(([reason, n]) => [[reason], n] as const),
+    );
+    this.upstreamStalls = new ReadCounter(
+      { name: 'dnsgate_dns_upstream_tcp_stalls_total', help: 'Upstream TCP connections closed because nothing arrived on them before a query timed out', labelNames: [], registry },
+      () => [[[], sources().upstreamStalls()]],
+    );
     this.inflight = new Gauge({
       name: 'dnsgate_dns_inflight',
       help: 'Client queries in flight',

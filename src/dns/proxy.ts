@@ -85,6 +85,7 @@ export class DnsProxy {
       udp: { ok: metrics.upstreamLatency.labels('udp', 'ok'), fail: metrics.upstreamLatency.labels('udp', 'fail') },
       tcp: { ok: metrics.upstreamLatency.labels('tcp', 'ok'), fail: metrics.upstreamLatency.labels('tcp', 'fail') },
     };
+    const coalesced = { udp: metrics.coalesced.labels('udp'), tcp: metrics.coalesced.labels('tcp') };
     const upstream = new UpstreamClient({
       upstreams,
       timeoutMs: cfg.upstreamTimeoutMs,
@@ -93,6 +94,7 @@ export class DnsProxy {
       cooldownMs: cfg.upstreamCooldownMs,
       udp: this.udpPool,
       tcp: this.tcpPool,
+      onCoalesced: (transport) => coalesced[transport].inc(),
       onAttempt: (u, transport, seconds, failure) => {
         latency[transport][failure === undefined ? 'ok' : 'fail'].observe(seconds);
         if (failure !== undefined) metrics.upstreamFailures.labels(u.label, failure).inc();
@@ -121,7 +123,25 @@ export class DnsProxy {
     });
     const store = this.store;
     const handler = this.handler;
-    metrics.sources = { inflight: () => handler.inFlight, held: () => learner.held, learnedEntries: () => store.size };
+    const tcpPool = this.tcpPool;
+    const servers = this.tcpServers;
+    metrics.sources = {
+      inflight: () => handler.inFlight,
+      held: () => learner.held,
+      learnedEntries: () => store.size,
+      tcpCloses: () => {
+        const sum = { frame_timeout: 0, lifetime: 0, idle: 0, bad_frame: 0, write_buffer: 0 };
+        for (const { stats: s } of servers) {
+          sum.frame_timeout += s.frameTimeouts;
+          sum.lifetime += s.lifetimeCloses;
+          sum.idle += s.idleCloses;
+          sum.bad_frame += s.badFrames;
+          sum.write_buffer += s.writeBufferCloses;
+        }
+        return sum;
+      },
+      upstreamStalls: () => tcpPool.stalls,
+    };
     this.sweeper = new Sweeper({
       store: this.store,
       datapath: deps.datapath,
@@ -147,14 +167,20 @@ export class DnsProxy {
 
   private async listenOn(host: string, port: number): Promise<BoundAddress> {
     // With port 0 the kernel picks a free UDP port, which TCP may already use: pick again.
+    const truncated = this.metrics.truncated.labels('udp');
     for (let attempt = 0; ; attempt++) {
       const udp = new UdpServer(host, port, this.handler);
+      udp.onTruncated = () => truncated.inc();
       const u = await udp.listen();
       const tcp = new TcpServer(host, u.port, this.handler, {
         idleMs: this.config.tcpIdleMs,
         maxConnections: this.config.tcpMaxConnections,
         maxConnectionsPerClient: this.config.tcpMaxConnectionsPerClient,
         maxInflightPerConnection: this.config.tcpMaxInflightPerConnection,
+        frameTimeoutMs: this.config.tcpFrameTimeoutMs,
+        maxLifetimeMs: this.config.tcpMaxConnectionLifetimeMs,
+        writeBufferSoftBytes: this.config.tcpWriteBufferSoftBytes,
+        writeBufferHardBytes: this.config.tcpWriteBufferHardBytes,
       });
       try {
         await tcp.listen();

@@ -1,5 +1,5 @@
 // One client query from arrival to reply, whatever the transport: validate the header and
-// question, apply limits and queryFilter, forward, check and patch the answer (ID, 0x20 case),
+// question, apply limits and queryFilter, forward, check the answer (exact question echo) and patch its ID,
 // hold it while learning, reply. Replies are the upstream bytes except the ID; only errors the
 // proxy itself decides on are built here.
 import type { EventLog } from './event-log.js';
@@ -12,7 +12,6 @@ import {
   HEADER_LEN,
   Rcode,
   anCount,
-  copyQuestionName,
   isResponse,
   isTruncated,
   makeReply,
@@ -111,8 +110,9 @@ export class QueryHandler {
         log.event('upstream_failed', { client, name: q.name, transport, err: err?.message });
         return servfail('servfail_upstream');
       }
+      // The question already carries this client's exact bytes: the upstream client accepts only
+      // an exact echo, and gives a coalesced waiter a copy with its own letter case.
       setMessageId(resp, clientId);
-      copyQuestionName(msg, q, resp);
       // Nothing to learn: no rule matches, or the answer holds no records (negative, NODATA).
       if (policy === undefined || life === undefined || rcodeOf(resp) !== Rcode.NOERROR || anCount(resp) === 0) {
         return finish('answered', resp);

@@ -71,6 +71,8 @@ describe('agent config', () => {
     [{ log: { allowSample: 2 } }, 'log.allowSample', /between 0 and 1/],
     [{ nodeName: '' }, 'nodeName', /non-empty string/],
     [{ paths: { bpffs: null } }, 'paths.bpffs', /null/],
+    [{ dns: { tcpWriteBufferSoftBytes: 1_000_000 } }, 'dns.tcpWriteBufferHardBytes', /SoftBytes \+ 65537 \(1065537\)/],
+    [{ dns: { tcpWriteBufferSoftBytes: 1000 } }, 'dns.tcpWriteBufferSoftBytes', /between 16384 and/],
   ])('%j -> error on %s', (value, field, reason) => {
     if (reason === null) {
       expect(resolveAgentConfig(file(value)).manifests).toEqual(['a.yaml']);
@@ -103,6 +105,13 @@ describe('agent config', () => {
     cmd.parse(['--mode', 'strict', '--min-ttl', '3', '--upstream', '10.0.0.2', '10.0.0.3', '--cluster-dns', '10.96.0.10', '--dns-listen', '10.0.0.1:53', '-f', 'a', 'b', '--node-name', 'n1'], { from: 'user' });
     const c = resolveAgentConfig({ overrides: overridesFromOptions(cmd.opts()), resolvConf: RESOLV });
     expect([c.mode, c.dns.minTTL, c.dns.upstreams, c.dns.clusterDnsIPs, c.manifests, c.nodeName]).toEqual(['strict', 3, ['10.0.0.2', '10.0.0.3'], ['10.96.0.10'], ['a', 'b'], 'n1']);
+  });
+
+  it('passes the DNS TCP limits through to the proxy config', () => {
+    const cmd = addAgentOptions(new Command('agent').exitOverride());
+    cmd.parse(['--dns-tcp-frame-timeout', '750', '--dns-tcp-max-lifetime', '60000', '--dns-tcp-write-soft', '65536', '--dns-tcp-write-hard', '200000'], { from: 'user' });
+    const c = resolveAgentConfig({ overrides: overridesFromOptions(cmd.opts()), resolvConf: RESOLV });
+    expect([c.dns.tcpFrameTimeoutMs, c.dns.tcpMaxConnectionLifetimeMs, c.dns.tcpWriteBufferSoftBytes, c.dns.tcpWriteBufferHardBytes]).toEqual([750, 60000, 65536, 200000]);
   });
 
   it('every field has a flag, and the README documents each with its default', () => {
