@@ -167,24 +167,33 @@ export class TcpServer {
     // Messages already read are answered even when closing; only new reading stops.
     const mayDispatch = (): boolean => inflight < maxInflightPerConnection && socket.writableLength <= softBytes;
     const idleNow = (): boolean => inflight === 0 && backlogAt === backlog.length;
+    // Replies the handler gives synchronously (FORMERR, NOTIMP, REFUSED) arrive inside dispatch;
+    // they must not re-enter it, or one chunk of such queries nests a call per message.
+    let dispatching = false;
     /** Dispatch backlogged messages while the limits allow. False when the connection was closed. */
     const dispatch = (): boolean => {
-      while (backlogAt < backlog.length && mayDispatch()) {
-        const msg = backlog[backlogAt++]!;
-        if (msg.length < HEADER_LEN) {
-          // Not even a header: there is no query to answer, and the stream cannot be trusted.
-          counters.badFrames++;
-          kill();
-          return false;
+      dispatching = true;
+      try {
+        while (backlogAt < backlog.length && mayDispatch()) {
+          const msg = backlog[backlogAt++]!;
+          if (msg.length < HEADER_LEN) {
+            // Not even a header: there is no query to answer, and the stream cannot be trusted.
+            counters.badFrames++;
+            kill();
+            return false;
+          }
+          inflight++;
+          this.handler.handle(msg, client, 'tcp', onReply);
+          if (closed) return false;
         }
-        inflight++;
-        this.handler.handle(msg, client, 'tcp', onReply);
-        if (closed) return false;
+      } finally {
+        dispatching = false;
       }
       if (backlogAt === backlog.length) {
         backlog = [];
         backlogAt = 0;
       }
+      if (closing && idleNow()) finishSoon();
       return true;
     };
     // Read only while the client's queries and unread answers are within limits.
@@ -251,6 +260,8 @@ export class TcpServer {
           return;
         }
       }
+      // Inside dispatch its loop goes on and its caller re-evaluates reading once, afterwards.
+      if (dispatching) return;
       updateReading();
       if (closing && idleNow()) finishSoon();
     }

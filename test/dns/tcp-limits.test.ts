@@ -252,3 +252,43 @@ describe('TCP slow clients', () => {
     await othersAreAnswered(f, port);
   });
 });
+
+describe('TCP answers the proxy decides itself', () => {
+  // FORMERR (no question), NOTIMP (opcode 2) and REFUSED-at-limit replies come back synchronously
+  // inside dispatch; one chunk of thousands of them must neither recurse nor go unanswered.
+  const bare = (id: number): Buffer => Buffer.from([id >> 8, id & 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const notimp = (id: number): Buffer => {
+    const q = query('small.test', id);
+    q[2] = (q[2]! & 0x87) | (2 << 3);
+    return q;
+  };
+  it.each([
+    ['FORMERR', bare, 1],
+    ['NOTIMP', notimp, 4],
+  ] as const)('answers 6000 pipelined %s queries sent in one write, in order', async (_kind, make, rcode) => {
+    const f = await fixture();
+    const n = 6000;
+    const stream = Buffer.concat(Array.from({ length: n }, (_, i) => framed(make(i))));
+    const replies = await new Promise<Buffer[]>((resolve, reject) => {
+      const s: Socket = connect(f.port, '127.0.0.1', () => s.write(stream));
+      const got: Buffer[] = [];
+      let buf = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          got.push(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+          buf = buf.subarray(2 + buf.readUInt16BE(0));
+        }
+        if (got.length === n) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => reject(new Error(`closed after ${got.length} replies`)));
+    });
+    expect(replies.map((r) => r.readUInt16BE(0))).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(new Set(replies.map((r) => r[3]! & 0x0f))).toEqual(new Set([rcode]));
+    expect(await udpQuery(f.port, query('small.test', 1))).toBeDefined();
+  });
+});
