@@ -3,7 +3,7 @@
 // real compilation (1000 domain policies selecting the client, so learned entries land in real
 // FQDN slots) with the in-memory datapath and, as root, the eBPF one (maps only, nothing attached).
 //
-//   npx tsx bench/lib/learn-path.ts [--answers N] [--rounds R] [--profile-only memory|ebpf] [--scenario ip-per-name|one-ip]
+//   npx tsx bench/lib/learn-path.ts [--answers N] [--rounds R] [--backend memory|ebpf] [--scenario ip-per-name|one-ip]
 //
 // CPU per answer is process.cpuUsage over N answers in flight 200 at a time (dnsperf's -q in
 // bench:dns), median of R rounds; other jobs on a shared machine disturb it far less than wall
@@ -128,7 +128,7 @@ export async function learnCpuPerAnswer(datapath: Datapath, scenario: Scenario, 
 async function main(): Promise<void> {
   const count = arg('--answers', 100_000);
   const rounds = arg('--rounds', 5);
-  const only = process.argv.includes('--profile-only') ? process.argv[process.argv.indexOf('--profile-only') + 1] : undefined;
+  const only = process.argv.includes('--backend') ? process.argv[process.argv.indexOf('--backend') + 1] : undefined;
   const node = benchNode();
   const backends: { name: string; open: () => Promise<{ dp: Datapath; close: () => Promise<void> }> }[] = [
     {
