@@ -11,7 +11,8 @@ export type DnsEvent =
   | 'invalid_answer'
   | 'spoof_drop'
   | 'limit_drop'
-  | 'evicted';
+  | 'evicted'
+  | 'release_failed';
 
 export class EventLog {
   private readonly windows = new Map<DnsEvent, { start: number; count: number; suppressed: number }>();

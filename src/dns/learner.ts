@@ -1,7 +1,8 @@
 // Learning with hold-until-programmed (SEMANTICS.md 5): the answer for a pod whose domain rules
 // match the query name is released only after Datapath.learn has resolved for every address in it;
-// failure, invalid data or `programTimeout` mean SERVFAIL. Programming for one (pod, name) runs
-// strictly in answer-arrival order, so a later answer never overtakes an earlier one.
+// failure, invalid data or `programTimeout` mean SERVFAIL. Programming for one pod runs strictly
+// in answer-arrival order, each answer released before the next is programmed, so a later answer
+// never overtakes an earlier one and no cap eviction lands between a learn and its release.
 //
 // The store mirrors the datapath: an answer is committed to it only after Datapath.learn resolved;
 // a failed learn takes back what it may have half-programmed. Caps evict older entries after the
@@ -34,7 +35,6 @@ export interface LearnerOptions {
 }
 
 const settled = Promise.resolve();
-const noop = (): void => {};
 
 export class Learner {
   private readonly matchers = new WeakMap<readonly DomainRuleRef[], DomainMatcher<DomainRuleRef>>();
@@ -122,14 +122,6 @@ export class Learner {
 
     this.heldCount++;
     const started = performance.now();
-    const key = `${pod}\u0000${name}`;
-    const run = (this.tails.get(key) ?? settled).then(() => this.program(pod, entries, life));
-    const tail = run.then(noop, noop);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-
     let finished = false;
     const finish = (outcome: HoldOutcome): void => {
       if (finished) return;
@@ -142,22 +134,37 @@ export class Learner {
       this.opts.log.event('program_timeout', { pod, name, entries: entries.length, timeoutMs: this.opts.programTimeoutMs });
       finish('timeout');
     }, Math.max(0, arrivalMs + this.opts.programTimeoutMs - this.opts.clock()));
-    run.then(
-      (outcome) => {
-        if (outcome === 'gone') {
-          this.opts.log.event('program_failed', { pod, name, entries: entries.length, reason: 'pod_gone' }, 'info');
-          return finish('gone');
-        }
-        this.programOk.observe((performance.now() - started) / 1000);
-        finish('programmed');
-      },
-      (err: unknown) => {
-        this.programFailed.observe((performance.now() - started) / 1000);
-        const e = new ProgramError(pod, name, 'failed', err);
-        this.opts.log.event('program_failed', { pod, name, entries: entries.length, err: String((err as Error)?.message ?? err), error: e.name });
-        finish('failed');
-      },
-    );
+
+    // One chain per pod, not per (pod, name): the caps evict across the pod's names, so another
+    // name's programming must not run between this answer's learn and its release (it could
+    // evict what this answer carries), nor could its eviction be allowed to undo a learn that
+    // had not reached the store yet. The next answer starts only after this one was released.
+    const run = (this.tails.get(pod) ?? settled).then(() => this.program(pod, entries, life));
+    const tail = run
+      .then(
+        (outcome) => {
+          if (outcome === 'gone') {
+            this.opts.log.event('program_failed', { pod, name, entries: entries.length, reason: 'pod_gone' }, 'info');
+            return finish('gone');
+          }
+          this.programOk.observe((performance.now() - started) / 1000);
+          finish('programmed');
+        },
+        (err: unknown) => {
+          this.programFailed.observe((performance.now() - started) / 1000);
+          const e = new ProgramError(pod, name, 'failed', err);
+          this.opts.log.event('program_failed', { pod, name, entries: entries.length, err: String((err as Error)?.message ?? err), error: e.name });
+          finish('failed');
+        },
+      )
+      .catch((err: unknown) => {
+        // Only the reply callback can throw here; the chain must survive it for the pod's next answers.
+        this.opts.log.event('release_failed', { pod, name, err: String((err as Error)?.message ?? err) });
+      });
+    this.tails.set(pod, tail);
+    void tail.then(() => {
+      if (this.tails.get(pod) === tail) this.tails.delete(pod);
+    });
   }
 
   /**

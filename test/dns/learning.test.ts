@@ -278,7 +278,7 @@ describe('hold until programmed', () => {
     expect(f.logs.some((l) => l.event === 'program_timeout')).toBe(true);
   });
 
-  it('a later answer for the same (pod, name) never overtakes an earlier one; other names run in parallel', async () => {
+  it("a pod's answers are programmed and released in arrival order, one at a time; other pods run in parallel", async () => {
     const f = await fixture();
     f.upstream.set('same.example.test', { a: ['192.0.2.1'] });
     f.upstream.set('other.example.test', { a: ['192.0.2.2'] });
@@ -286,27 +286,34 @@ describe('hold until programmed', () => {
     let call = 0;
     f.datapath.setLearnHook(async (entries) => {
       const n = ++call;
-      const name = entries[0]!.name;
+      const name = `${entries[0]!.pod} ${entries[0]!.name}`;
       events.push(`start ${n} ${name}`);
       // The first programming is slow, later ones fast: without ordering the second would win.
       await new Promise((r) => setTimeout(r, n === 1 ? 150 : 5));
       events.push(`end ${n} ${name}`);
     });
     const replies: number[] = [];
-    const q = (name: string, id: number) =>
-      udpQuery(f.port, query(name, id), 2000, '127.0.0.1').then((r) => replies.push(r!.readUInt16BE(0)));
+    const q = (name: string, id: number, from = '127.0.0.1') =>
+      udpQuery(f.port, query(name, id), 2000, '127.0.0.1', from).then((r) => replies.push(r!.readUInt16BE(0)));
     f.view.setPod(['127.0.0.1'], { pod: 'ns/local', domainRules: rules('*.example.test'), egressIsolated: false });
+    f.view.setPod(['127.0.0.2'], { pod: 'ns/other', domainRules: rules('*.example.test'), egressIsolated: false });
     const first = q('same.example.test', 1);
     await new Promise((r) => setTimeout(r, 20));
     const second = q('same.example.test', 2);
+    // The same pod's other name waits too: caps evict across a pod's names (learning-caps-race).
     const third = q('other.example.test', 3);
-    await Promise.all([first, second, third]);
-    const sameStarts = events.flatMap((e, i) => (e.startsWith('start') && e.endsWith(' same.example.test') ? [i] : []));
-    expect(sameStarts).toHaveLength(2);
-    expect(sameStarts[1]).toBeGreaterThan(events.indexOf('end 1 same.example.test'));
+    const fourth = q('other.example.test', 4, '127.0.0.2');
+    await Promise.all([first, second, third, fourth]);
+    const starts = events.filter((e) => e.startsWith('start') && e.includes(' ns/local '));
+    expect(starts).toHaveLength(3);
+    for (const s of starts.slice(1)) expect(events.indexOf(s)).toBeGreaterThan(events.indexOf('end 1 ns/local same.example.test'));
     expect(replies.indexOf(1)).toBeLessThan(replies.indexOf(2));
-    // The other name did not wait for the slow one.
-    expect(replies[0]).toBe(3);
+    expect(replies.indexOf(1)).toBeLessThan(replies.indexOf(3));
+    // Another pod did not wait for the slow one: it learned and was answered meanwhile.
+    const otherStart = events.findIndex((e) => e.startsWith('start') && e.endsWith(' ns/other other.example.test'));
+    expect(otherStart).toBeGreaterThan(-1);
+    expect(otherStart).toBeLessThan(events.indexOf('end 1 ns/local same.example.test'));
+    expect(replies[0]).toBe(4);
   });
 });
 

@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-export function udpQuery(port: number, msg: Buffer, timeoutMs = 3000, host = '127.0.0.1'): Promise<Buffer | undefined> {
+/** One UDP query; `from` binds the client to that local address (another "pod" on loopback). */
+export function udpQuery(port: number, msg: Buffer, timeoutMs = 3000, host = '127.0.0.1', from?: string): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
@@ -16,7 +17,8 @@ export function udpQuery(port: number, msg: Buffer, timeoutMs = 3000, host = '12
       s.close();
       resolve(m);
     });
-    s.send(msg, port, host);
+    if (from === undefined) s.send(msg, port, host);
+    else s.bind(0, from, () => s.send(msg, port, host));
   });
 }
 
