@@ -208,33 +208,33 @@ export class Reconciler {
       return true;
     }
     for (const c of changes) {
-      if (c.op !== 'delete' && c.after) applyChange(compiler, { now: c.after });
-      else applyChange(compiler, { gone: (c.before ?? c.after) as KnownObject });
+      if (c.op !== 'delete' && c.after) upsert(compiler, c.after);
+      else remove(compiler, (c.before ?? c.after) as KnownObject);
     }
     return false;
   }
 }
 
-/** One object change, routed to the compiler method for its kind. */
-function applyChange(compiler: Compiler, change: { gone: KnownObject } | { now: KnownObject }): void {
-  if ('now' in change) {
-    const obj = change.now;
-    switch (obj.kind) {
-      case 'Pod':
-        return compiler.upsertPod(obj);
-      case 'Namespace':
-        return compiler.upsertNamespace(obj);
-      case 'Node':
-        return compiler.upsertNode(obj);
-      case 'Service':
-        return compiler.upsertService(obj);
-      case 'EndpointSlice':
-        return compiler.upsertEndpointSlice(obj);
-      default:
-        return compiler.upsertPolicy(obj);
-    }
+/** An object added or changed, routed to the compiler method for its kind. */
+function upsert(compiler: Compiler, obj: KnownObject): void {
+  switch (obj.kind) {
+    case 'Pod':
+      return compiler.upsertPod(obj);
+    case 'Namespace':
+      return compiler.upsertNamespace(obj);
+    case 'Node':
+      return compiler.upsertNode(obj);
+    case 'Service':
+      return compiler.upsertService(obj);
+    case 'EndpointSlice':
+      return compiler.upsertEndpointSlice(obj);
+    default:
+      return compiler.upsertPolicy(obj);
   }
-  const obj = change.gone;
+}
+
+/** An object deleted, routed to the compiler method for its kind. */
+function remove(compiler: Compiler, obj: KnownObject): void {
   const key = obj.metadata.namespace === undefined ? obj.metadata.name : `${obj.metadata.namespace}/${obj.metadata.name}`;
   switch (obj.kind) {
     case 'Pod':

@@ -386,11 +386,12 @@ export class LearnedTable {
     return index.slotsOf(name);
   }
 
-  /** Undoes one learn (newest change first) and returns the key changes that revert it. */
+  /** Every group of every pod. */
   private *groups(): Generator<Group> {
     for (const groups of this.byPod.values()) yield* groups.values();
   }
 
+  /** Undoes one learn (newest change first) and returns the key changes that revert it. */
   private revert(generation: number, full: ReadonlySet<Group> | undefined): KeyChanges {
     const j = this.journal;
     if (j.generation !== generation) throw new StaleUndoError(generation, j.generation);

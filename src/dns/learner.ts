@@ -203,7 +203,7 @@ export class Learner {
 
   /**
    * Un-program the entries the store does not hold. The store mirrors the datapath and programming
-   * of one (pod, name) is serialized, so those are exactly the ones this batch may have added.
+   * of one pod is serialized, so those are exactly the ones this batch may have added.
    */
   private async takeBack(entries: readonly LearnedEntry[]): Promise<void> {
     const { store, datapath } = this.opts;
