@@ -3,7 +3,7 @@
 // builds the same PodEntry/NodeEntry values as src/policy's ClusterIndex (the differential tests
 // hold the two to the same answers); ClusterIndex itself is immutable, hence this mutable twin.
 import type { ClusterState, EndpointSlice, Namespace, Node, Pod, Protocol, Service } from '../api/types.js';
-import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend, serviceBackends } from '../policy/cluster-index.js';
+import { NAMESPACE_NAME_LABEL, type NodeEntry, type PodEntry, type ServiceBackend, nodeEntry, serviceBackends } from '../policy/cluster-index.js';
 import { type IPAddress, formatIP, tryParseIP } from '../policy/ip.js';
 import type { Labels } from '../policy/selector.js';
 
@@ -59,15 +59,6 @@ function sliceAddresses(slices: readonly EndpointSlice[]): Set<string> {
     }
   }
   return out;
-}
-
-function nodeEntry(n: Node): NodeEntry {
-  const addresses: IPAddress[] = [];
-  for (const a of n.status?.addresses ?? []) {
-    const ip = tryParseIP(a.address);
-    if (ip) addresses.push(ip);
-  }
-  return { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
 }
 
 /** Same labels and the same addresses in the same order (the first of a family is the node IP). */

@@ -1,5 +1,5 @@
 // The cluster state indexed the way the datapath sees it: by IP. Built once per Evaluator.
-import type { ClusterState, Container, EndpointSlice, Pod, Protocol, Service } from '../api/types.js';
+import type { ClusterState, Container, EndpointSlice, Node, Pod, Protocol, Service } from '../api/types.js';
 import { type IPAddress, formatIP, tryParseIP } from './ip.js';
 import type { Labels } from './selector.js';
 
@@ -94,6 +94,16 @@ function containerNamedPorts(containers: readonly Container[]): NamedPort[] {
   return out;
 }
 
+/** A Node as policies see it: its labels and every parseable address, in status order. */
+export function nodeEntry(n: Node): NodeEntry {
+  const addresses: IPAddress[] = [];
+  for (const a of n.status?.addresses ?? []) {
+    const ip = tryParseIP(a.address);
+    if (ip) addresses.push(ip);
+  }
+  return { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
+}
+
 function podIPs(pod: Pod): IPAddress[] {
   const texts = [...(pod.status?.podIPs ?? []).map((p) => p.ip), ...(pod.status?.podIP ? [pod.status.podIP] : [])];
   const seen = new Map<string, IPAddress>();
@@ -134,14 +144,9 @@ export class ClusterIndex {
       this.namespaceLabelMap.set(ns.metadata.name, { ...(ns.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.metadata.name });
     }
     this.nodes = state.nodes.map((n) => {
-      const addresses: IPAddress[] = [];
-      for (const a of n.status?.addresses ?? []) {
-        const ip = tryParseIP(a.address);
-        if (ip) addresses.push(ip);
-      }
-      const entry: NodeEntry = { name: n.metadata.name, labels: n.metadata.labels ?? {}, addresses };
+      const entry = nodeEntry(n);
       this.nodeByName.set(entry.name, entry);
-      for (const ip of addresses) {
+      for (const ip of entry.addresses) {
         const k = formatIP(ip);
         this.nodesByIP.set(k, [...(this.nodesByIP.get(k) ?? []), entry]);
       }
